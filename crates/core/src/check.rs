@@ -1,0 +1,316 @@
+//! The check catalogue: what each kind measures, its parameters, its default
+//! queue and thresholds, and the semantics users get burned by when tools
+//! disagree (denominators, NULLs, duplicates).
+//!
+//! | kind | primary measure | default bound |
+//! |---|---|---|
+//! | row_count | rows | (user: min/max) |
+//! | not_empty | rows | min 1 |
+//! | null_count | rows where column IS NULL | max 0 |
+//! | null_rate | NULL rows / all rows (0 when the table is empty) | max 0 |
+//! | duplicate_count | non-NULL rows whose value occurs more than once | max 0 |
+//! | accepted_values | non-NULL rows whose value is not in `values` | max 0 |
+//! | value_range | non-NULL rows outside [min_value, max_value]; plus avg bounds | max 0 |
+//! | regex | non-NULL rows not matching (NULLs never match, never fail) | max 0 |
+//! | string_length | non-NULL rows whose length is outside [min_length, max_length] | max 0 |
+//! | freshness | seconds since max(column) | max_age |
+//! | schema | missing columns + type mismatches | max 0 |
+//! | custom_sql (rows) | rows returned by the query (the failing rows) | max 0 |
+//! | custom_sql (scalar) | the single value the query returns | (user: min/max) |
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::Identifier;
+use crate::queue::Queue;
+use crate::threshold::Bounds;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Check {
+    RowCount,
+    NotEmpty,
+    NullCount {
+        column: Identifier,
+    },
+    NullRate {
+        column: Identifier,
+    },
+    DuplicateCount {
+        column: Identifier,
+    },
+    AcceptedValues {
+        column: Identifier,
+        values: Vec<Literal>,
+    },
+    ValueRange {
+        column: Identifier,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_value: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_value: Option<f64>,
+        #[serde(default, skip_serializing_if = "Bounds::is_unbounded")]
+        avg: Bounds,
+    },
+    Regex {
+        column: Identifier,
+        pattern: Pattern,
+    },
+    StringLength {
+        column: Identifier,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_length: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_length: Option<u64>,
+    },
+    Freshness {
+        column: Identifier,
+    },
+    Schema {
+        columns: Vec<Identifier>,
+        /// Expected type per column, compared case-insensitively against the
+        /// type the target reports (e.g. `integer`, `text`).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        types: BTreeMap<Identifier, String>,
+    },
+    CustomSql {
+        sql: String,
+        mode: CustomSqlMode,
+    },
+}
+
+/// The kinds users write in a manifest, in catalogue order.
+pub const CHECK_KINDS: [&str; 12] = [
+    "row_count",
+    "not_empty",
+    "null_count",
+    "null_rate",
+    "duplicate_count",
+    "accepted_values",
+    "value_range",
+    "regex",
+    "string_length",
+    "freshness",
+    "schema",
+    "custom_sql",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomSqlMode {
+    /// The query returns the failing rows; the measure is how many.
+    Rows,
+    /// The query returns one number, compared with min/max.
+    Scalar,
+}
+
+/// A value in an `accepted_values` list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Literal {
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Integer(v) => write!(f, "{v}"),
+            Literal::Float(v) => write!(f, "{v}"),
+            Literal::Bool(v) => write!(f, "{v}"),
+            Literal::Text(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+/// A regex check's pattern: a named format or the user's own expression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pattern {
+    Format(NamedFormat),
+    Regex(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamedFormat {
+    Email,
+    Uuid,
+}
+
+impl NamedFormat {
+    pub const ALL: [NamedFormat; 2] = [NamedFormat::Email, NamedFormat::Uuid];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NamedFormat::Email => "email",
+            NamedFormat::Uuid => "uuid",
+        }
+    }
+
+    /// Anchored, and written in the common subset of Rust's regex (SQLite's
+    /// REGEXP here) and PostgreSQL's ARE, so both targets agree.
+    pub fn regex(self) -> &'static str {
+        match self {
+            NamedFormat::Email => r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$",
+            NamedFormat::Uuid => {
+                r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+            }
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        NamedFormat::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl Pattern {
+    pub fn regex(&self) -> &str {
+        match self {
+            Pattern::Format(format) => format.regex(),
+            Pattern::Regex(regex) => regex,
+        }
+    }
+}
+
+/// What the primary measure of a kind is, for formatting and for the domain
+/// its thresholds must lie in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// A number of rows (or problems); shown as an integer.
+    Count,
+    /// A fraction in [0, 1]; shown as a percentage.
+    Rate,
+    /// A duration in seconds; shown as `2h 5m`.
+    Seconds,
+    /// Any number (custom scalars, averages).
+    Number,
+}
+
+impl Unit {
+    /// The values a threshold on this unit may take.
+    pub fn domain(self) -> (f64, f64) {
+        match self {
+            Unit::Count | Unit::Seconds => (0.0, f64::MAX),
+            Unit::Rate => (0.0, 1.0),
+            Unit::Number => (f64::MIN, f64::MAX),
+        }
+    }
+}
+
+impl Check {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Check::RowCount => "row_count",
+            Check::NotEmpty => "not_empty",
+            Check::NullCount { .. } => "null_count",
+            Check::NullRate { .. } => "null_rate",
+            Check::DuplicateCount { .. } => "duplicate_count",
+            Check::AcceptedValues { .. } => "accepted_values",
+            Check::ValueRange { .. } => "value_range",
+            Check::Regex { .. } => "regex",
+            Check::StringLength { .. } => "string_length",
+            Check::Freshness { .. } => "freshness",
+            Check::Schema { .. } => "schema",
+            Check::CustomSql { .. } => "custom_sql",
+        }
+    }
+
+    /// Every kind in this catalogue is pushed down to the target database.
+    /// Kinds computed in the worker (anomaly, drift, reconciliation) will
+    /// return their own queues.
+    pub fn default_queue(&self) -> Queue {
+        Queue::Database
+    }
+
+    /// The column the check is about, if it is about one.
+    pub fn column(&self) -> Option<&Identifier> {
+        match self {
+            Check::NullCount { column }
+            | Check::NullRate { column }
+            | Check::DuplicateCount { column }
+            | Check::AcceptedValues { column, .. }
+            | Check::ValueRange { column, .. }
+            | Check::Regex { column, .. }
+            | Check::StringLength { column, .. }
+            | Check::Freshness { column } => Some(column),
+            Check::RowCount | Check::NotEmpty | Check::Schema { .. } | Check::CustomSql { .. } => {
+                None
+            }
+        }
+    }
+
+    /// Name of the primary measure, as shown in messages and stored as a metric.
+    pub fn measure_name(&self) -> &'static str {
+        match self {
+            Check::RowCount | Check::NotEmpty => "row_count",
+            Check::NullCount { .. } => "null_count",
+            Check::NullRate { .. } => "null_rate",
+            Check::DuplicateCount { .. } => "duplicate_count",
+            Check::AcceptedValues { .. } => "unexpected_values",
+            Check::ValueRange { .. } => "out_of_range",
+            Check::Regex { .. } => "mismatched",
+            Check::StringLength { .. } => "bad_length",
+            Check::Freshness { .. } => "age",
+            Check::Schema { .. } => "schema_problems",
+            Check::CustomSql {
+                mode: CustomSqlMode::Rows,
+                ..
+            } => "failing_rows",
+            Check::CustomSql {
+                mode: CustomSqlMode::Scalar,
+                ..
+            } => "value",
+        }
+    }
+
+    pub fn unit(&self) -> Unit {
+        match self {
+            Check::NullRate { .. } => Unit::Rate,
+            Check::Freshness { .. } => Unit::Seconds,
+            Check::CustomSql {
+                mode: CustomSqlMode::Scalar,
+                ..
+            } => Unit::Number,
+            _ => Unit::Count,
+        }
+    }
+
+    /// Fail bounds a rule of this kind gets when the manifest gives none.
+    /// `None` means the user must give at least one bound.
+    pub fn default_bounds(&self) -> Option<Bounds> {
+        match self {
+            Check::NotEmpty => Some(Bounds::at_least(1.0)),
+            Check::RowCount
+            | Check::Freshness { .. }
+            | Check::CustomSql {
+                mode: CustomSqlMode::Scalar,
+                ..
+            } => None,
+            _ => Some(Bounds::at_most(0.0)),
+        }
+    }
+
+    /// Row-level checks have failing rows worth showing as a sample.
+    pub fn has_failing_rows(&self) -> bool {
+        matches!(
+            self,
+            Check::NullCount { .. }
+                | Check::NullRate { .. }
+                | Check::DuplicateCount { .. }
+                | Check::AcceptedValues { .. }
+                | Check::ValueRange { .. }
+                | Check::Regex { .. }
+                | Check::StringLength { .. }
+                | Check::CustomSql {
+                    mode: CustomSqlMode::Rows,
+                    ..
+                }
+        )
+    }
+}

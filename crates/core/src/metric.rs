@@ -1,0 +1,200 @@
+//! What a target must compute for a set of rules. Targets translate these
+//! requests into their own query language; everything else (which requests a
+//! rule needs, what the numbers mean) is decided here, once for all targets.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::{Check, CustomSqlMode, Literal};
+use crate::names::Identifier;
+
+/// A condition on one row. Counted with `count(*) FILTER (WHERE ...)` in the
+/// fused scan, and reused to fetch a bounded sample of failing rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowPredicate {
+    IsNull(Identifier),
+    /// Non-NULL and not one of the values.
+    NotIn(Identifier, Vec<Literal>),
+    /// Non-NULL and below `min` or above `max`.
+    OutsideRange(Identifier, Option<f64>, Option<f64>),
+    /// Non-NULL and not matching the (unanchored unless anchored) regex.
+    RegexMismatch(Identifier, String),
+    /// Non-NULL and its character length below `min` or above `max`.
+    LengthOutside(Identifier, Option<u64>, Option<u64>),
+    /// Non-NULL and its value occurs more than once. Only used for samples:
+    /// the count comes from [`MetricRequest::DuplicateRows`].
+    Duplicated(Identifier),
+}
+
+/// One number (or catalogue answer) a target computes for a dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricRequest {
+    RowCount,
+    CountWhere(RowPredicate),
+    /// Average of the non-NULL values; NULL when there are none.
+    Avg(Identifier),
+    /// The latest value of a timestamp column as Unix seconds; NULL when none.
+    MaxTimestamp(Identifier),
+    /// Non-NULL rows whose value occurs more than once (Great Expectations'
+    /// convention). Needs a GROUP BY, so targets may run it as its own query.
+    DuplicateRows(Identifier),
+    /// The dataset's columns and their types, from the catalogue.
+    Columns,
+    /// A user query: rows mode counts the rows it returns; scalar mode reads
+    /// the one value it returns.
+    CustomSql {
+        sql: String,
+        mode: CustomSqlMode,
+    },
+}
+
+impl MetricRequest {
+    /// A stable key: two rules that need the same metric share it.
+    pub fn key(&self) -> String {
+        match self {
+            MetricRequest::RowCount => "row_count".into(),
+            MetricRequest::CountWhere(p) => format!("count_where({})", p.key()),
+            MetricRequest::Avg(c) => format!("avg({c})"),
+            MetricRequest::MaxTimestamp(c) => format!("max_timestamp({c})"),
+            MetricRequest::DuplicateRows(c) => format!("duplicate_rows({c})"),
+            MetricRequest::Columns => "columns".into(),
+            MetricRequest::CustomSql { sql, mode } => format!("custom_sql({mode:?}:{sql})"),
+        }
+    }
+
+    /// Whether the request is an aggregate that fits in the one fused scan.
+    pub fn is_scan_aggregate(&self) -> bool {
+        matches!(
+            self,
+            MetricRequest::RowCount
+                | MetricRequest::CountWhere(_)
+                | MetricRequest::Avg(_)
+                | MetricRequest::MaxTimestamp(_)
+        )
+    }
+}
+
+impl RowPredicate {
+    pub fn key(&self) -> String {
+        match self {
+            RowPredicate::IsNull(c) => format!("is_null({c})"),
+            RowPredicate::NotIn(c, values) => {
+                let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+                format!("not_in({c}, [{}])", values.join(", "))
+            }
+            RowPredicate::OutsideRange(c, min, max) => {
+                format!("outside_range({c}, {min:?}, {max:?})")
+            }
+            RowPredicate::RegexMismatch(c, re) => format!("regex_mismatch({c}, {re:?})"),
+            RowPredicate::LengthOutside(c, min, max) => {
+                format!("length_outside({c}, {min:?}, {max:?})")
+            }
+            RowPredicate::Duplicated(c) => format!("duplicated({c})"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    pub name: String,
+    /// The type as the target declares it (`INTEGER`, `text`, `timestamp with time zone`).
+    pub data_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MetricValue {
+    /// NULL (`None`) where SQL gives NULL: avg or max over no rows.
+    Number(Option<f64>),
+    Columns(Vec<ColumnInfo>),
+}
+
+/// What a target computed, by [`MetricRequest::key`].
+pub type DatasetMetrics = BTreeMap<String, MetricValue>;
+
+/// Which rows to show a person when a row-level rule fails.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleRequest {
+    Where(RowPredicate),
+    CustomSql(String),
+}
+
+impl Check {
+    /// The metrics this check needs from the target.
+    pub fn metric_requests(&self) -> Vec<MetricRequest> {
+        use MetricRequest as M;
+        use RowPredicate as P;
+        match self {
+            Check::RowCount | Check::NotEmpty => vec![M::RowCount],
+            Check::NullCount { column } | Check::NullRate { column } => {
+                vec![M::RowCount, M::CountWhere(P::IsNull(column.clone()))]
+            }
+            Check::DuplicateCount { column } => {
+                vec![M::RowCount, M::DuplicateRows(column.clone())]
+            }
+            Check::AcceptedValues { column, values } => vec![
+                M::RowCount,
+                M::CountWhere(P::NotIn(column.clone(), values.clone())),
+            ],
+            Check::ValueRange {
+                column,
+                min_value,
+                max_value,
+                avg,
+            } => {
+                let mut requests = vec![M::RowCount];
+                if min_value.is_some() || max_value.is_some() {
+                    requests.push(M::CountWhere(P::OutsideRange(
+                        column.clone(),
+                        *min_value,
+                        *max_value,
+                    )));
+                }
+                if !avg.is_unbounded() {
+                    requests.push(M::Avg(column.clone()));
+                }
+                requests
+            }
+            Check::Regex { column, pattern } => vec![
+                M::RowCount,
+                M::CountWhere(P::RegexMismatch(
+                    column.clone(),
+                    pattern.regex().to_string(),
+                )),
+            ],
+            Check::StringLength {
+                column,
+                min_length,
+                max_length,
+            } => vec![
+                M::RowCount,
+                M::CountWhere(P::LengthOutside(column.clone(), *min_length, *max_length)),
+            ],
+            Check::Freshness { column } => vec![M::RowCount, M::MaxTimestamp(column.clone())],
+            Check::Schema { .. } => vec![M::Columns],
+            Check::CustomSql { sql, mode } => vec![M::CustomSql {
+                sql: sql.clone(),
+                mode: *mode,
+            }],
+        }
+    }
+
+    /// How to fetch the failing rows of this check, if it has any.
+    pub fn sample_request(&self) -> Option<SampleRequest> {
+        let requests = self.metric_requests();
+        match self {
+            Check::DuplicateCount { column } => Some(SampleRequest::Where(
+                RowPredicate::Duplicated(column.clone()),
+            )),
+            Check::CustomSql {
+                sql,
+                mode: CustomSqlMode::Rows,
+            } => Some(SampleRequest::CustomSql(sql.clone())),
+            _ => requests.into_iter().find_map(|r| match r {
+                MetricRequest::CountWhere(p) => Some(SampleRequest::Where(p)),
+                _ => None,
+            }),
+        }
+    }
+}

@@ -1,1 +1,71 @@
-fn main() {}
+//! The `dq` binary: wiring only. Each command lives in `commands/`.
+
+mod cli;
+mod commands;
+mod config;
+mod demo_data;
+mod export_format;
+mod record;
+mod report;
+mod runner;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Exit codes a pipeline can gate on.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// A rule at or above `--fail-on` failed, or a manifest is invalid.
+    pub const FAILED: u8 = 1;
+    /// Bad usage or configuration (clap uses 2 as well).
+    pub const USAGE: u8 = 2;
+    /// A check could not run (ERROR or TIMEOUT).
+    pub const CHECK_ERROR: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => commands::demo::run(args).await,
+            Command::Load(args) => commands::load::run(cli.config.as_deref(), args).await,
+            Command::Run(args) => commands::run::run(cli.config.as_deref(), args).await,
+            Command::Export(args) => commands::export::run(cli.config.as_deref(), args).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,dq=debug",
+        _ => "debug,dq=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DQ_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

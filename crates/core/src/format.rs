@@ -29,7 +29,7 @@ pub fn bounds(unit: Unit, b: &Bounds) -> String {
 }
 
 fn count(v: f64) -> String {
-    if v.fract() != 0.0 || v.abs() >= 1e15 {
+    if v.fract() != 0.0 || v.abs() >= 9.2e18 {
         return trim_decimals(v, 2);
     }
     let digits = format!("{}", v.abs() as u64);
@@ -102,7 +102,7 @@ mod tests {
             (Unit::Seconds, 11_520.0, "3h 12m"),
             (Unit::Seconds, 90_061.0, "1d 1h 1m 1s"),
             (Unit::Seconds, 0.2, "0s"),
-            (Unit::Number, 3.14159265, "3.141593"),
+            (Unit::Number, 1.23456789, "1.234568"),
             (Unit::Number, -0.0, "0"),
             (Unit::Number, f64::NAN, "NaN"),
         ] {

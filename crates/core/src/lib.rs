@@ -5,6 +5,7 @@
 pub mod check;
 pub mod format;
 pub mod judge;
+pub mod manifest;
 pub mod metric;
 pub mod names;
 pub mod observe;

@@ -63,7 +63,7 @@ fn number(metrics: &DatasetMetrics, request: &MetricRequest) -> Result<Option<f6
     }
 }
 
-fn columns<'m>(metrics: &'m DatasetMetrics) -> Result<&'m [ColumnInfo], ObserveError> {
+fn columns(metrics: &DatasetMetrics) -> Result<&[ColumnInfo], ObserveError> {
     let key = MetricRequest::Columns.key();
     match metrics.get(&key) {
         Some(MetricValue::Columns(c)) => Ok(c),

@@ -1,1 +1,86 @@
+//! dq-targets: where checks execute. Given a [`dq_core::ScanPlan`] (the rules
+//! due on one dataset with one scope), a target computes every metric with as
+//! few queries as its engine allows — one fused aggregate scan, one GROUP BY
+//! per duplicate-count column, one catalogue query, one query per custom SQL
+//! rule — then each rule is observed and judged by dq-core, and failing rules
+//! get a bounded sample of their failing rows.
+//!
+//! Targets only read: connections are opened read-only, identifiers are
+//! quoted validated names, and every value is a bind parameter.
+//!
+//! Layout: `execute` is the target-agnostic orchestration, `custom_sql`
+//! screens user queries, `stats` counts queries by kind; each backend has
+//! its own folder with the same files (`connect`, `sql`, `scan`, `samples`,
+//! `rows`).
 
+mod custom_sql;
+mod error;
+mod execute;
+mod sqlite;
+mod stats;
+
+use dq_core::{Rule, SampleRequest, ScanPlan};
+
+pub use error::{format_duration, TargetError};
+pub use execute::{compute_metrics, execute, ExecuteOptions, RuleOutcome, DEFAULT_SAMPLE_LIMIT};
+pub use sqlite::SqliteTarget;
+pub use stats::QueryStats;
+
+use execute::Computed;
+
+/// A connected datasource.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Sqlite(SqliteTarget),
+}
+
+impl Target {
+    /// `url`: `sqlite://path` or `sqlite:path`. The file is opened read-only
+    /// and must exist: a missing file is a [`TargetError::Connect`] naming it.
+    pub async fn connect(name: &str, url: &str) -> Result<Target, TargetError> {
+        if url.starts_with("sqlite:") {
+            return sqlite::connect(name, url).await.map(Target::Sqlite);
+        }
+        Err(TargetError::Unsupported {
+            url: url.to_string(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Sqlite(t) => t.name(),
+        }
+    }
+
+    /// Queries issued so far, by kind.
+    pub fn query_stats(&self) -> QueryStats {
+        match self {
+            Target::Sqlite(t) => t.query_stats(),
+        }
+    }
+
+    /// Closes the target's connections.
+    pub async fn close(&self) {
+        match self {
+            Target::Sqlite(t) => t.close().await,
+        }
+    }
+
+    pub(crate) async fn compute(&self, plan: &ScanPlan<'_>, options: &ExecuteOptions) -> Computed {
+        match self {
+            Target::Sqlite(t) => sqlite::compute(t, plan, options).await,
+        }
+    }
+
+    pub(crate) async fn fetch_samples(
+        &self,
+        plan: &ScanPlan<'_>,
+        rule: &Rule,
+        request: &SampleRequest,
+        options: &ExecuteOptions,
+    ) -> Result<Vec<serde_json::Value>, TargetError> {
+        match self {
+            Target::Sqlite(t) => sqlite::fetch_samples(t, plan, rule, request, options).await,
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The command line: what each command does, with examples a newcomer can copy.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dq_core::Severity;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dq",
+    version,
+    about = "dq: declare data-quality rules in YAML, run them, keep every result.",
+    long_about = "dq: declare data-quality rules in YAML manifests, run them against your \
+databases, and keep every run, violation and metric in a store.\n\n\
+Start with `dq demo`: it builds a small SQLite shop with seeded problems, \
+loads manifests/demo.yaml and runs every rule.",
+    after_help = "Examples:\n  \
+dq demo                                   run the demo (no setup needed)\n  \
+dq load manifests/orders.yaml --dry-run   validate and show what would change\n  \
+dq load manifests/*.yaml                  create/update the rules\n  \
+dq run --all --fail-on HIGH               run every enabled rule; exit 1 on a HIGH+ failure\n  \
+dq export violations violations.csv --days 7\n\n\
+Configuration: --config FILE, else $DQ_CONFIG, else ./dq.toml, else an embedded \
+default (store sqlite://dq.db, no targets)."
+)]
+pub struct Cli {
+    /// Configuration file (dq.toml). Also read from DQ_CONFIG.
+    #[arg(long, global = true, env = "DQ_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log more (-v: debug, -vv: trace). Logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a demo shop database with seeded problems, load its rules and run them all.
+    #[command(
+        after_help = "Example:\n  dq demo              writes ./dq-demo/ (dataset, store, dq.toml)\n  \
+dq --config dq-demo/dq.toml run --all   run the demo rules again"
+    )]
+    Demo(DemoArgs),
+
+    /// Validate manifests and create/update their rules (all or nothing).
+    #[command(
+        after_help = "Examples:\n  dq load manifests/orders.yaml --dry-run\n  \
+dq load manifests/orders.yaml manifests/customers.yaml\n\n\
+Every problem in every file is reported as FILE:LINE: rule \"NAME\": FIELD: problem.\n\
+A manifest with any error changes nothing. Rules that were loaded from a file\n\
+earlier and are no longer in it are disabled (their history is kept)."
+    )]
+    Load(LoadArgs),
+
+    /// Run rules now, in this process, and store the results.
+    #[command(
+        after_help = "Examples:\n  dq run --all\n  dq run --rule-name orders_fresh --rule-name orders_nulls\n  \
+dq run --tag sla --fail-on CRITICAL\n  dq run --all --dry-run      show the planned queries\n\n\
+Exit codes: 0 all passed (or failed below --fail-on); 1 a rule at or above\n\
+--fail-on failed; 3 a check could not run (ERROR or TIMEOUT); 2 bad usage or\n\
+configuration."
+    )]
+    Run(RunArgs),
+
+    /// Write violations, runs, rules or a manifest to a file (or - for stdout).
+    #[command(after_help = "Examples:\n  dq export violations - --days 7\n  \
+dq export runs runs.csv --rule-name orders_fresh\n  \
+dq export manifest all-rules.yaml      # load it back with `dq load`\n\n\
+The format comes from --format, else from the file extension, else json.")]
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo writes its dataset, store and dq.toml.
+    #[arg(long, default_value = "dq-demo", value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Manifest files (YAML).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Validate and show what would change, without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("selection").required(true).multiple(false)))]
+pub struct RunArgs {
+    /// Run this rule (repeatable). Runs it even if it is disabled.
+    #[arg(long = "rule-name", value_name = "NAME", group = "selection")]
+    pub rule_names: Vec<String>,
+    /// Run every enabled rule.
+    #[arg(long, group = "selection")]
+    pub all: bool,
+    /// Run every enabled rule with this tag.
+    #[arg(long, value_name = "TAG", group = "selection")]
+    pub tag: Option<String>,
+    /// Show the scans and rules that would run, without running them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Exit 1 when a rule of this severity or higher fails.
+    #[arg(long, default_value = "HIGH", value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Severity,
+    /// Failing rows shown and stored per violation.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub sample_limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportKind {
+    Violations,
+    Runs,
+    Rules,
+    Manifest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Ndjson,
+    Csv,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to export.
+    pub kind: ExportKind,
+    /// Output file, or - for standard output.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Only records from the last N days (violations, runs).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Only this rule (repeatable).
+    #[arg(long = "rule-name", value_name = "NAME")]
+    pub rule_names: Vec<String>,
+    /// Output format (default: from the file extension, else json).
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
+}
+
+fn parse_severity(text: &str) -> Result<Severity, String> {
+    text.parse()
+        .map_err(|e: dq_core::severity::UnknownSeverity| e.to_string())
+}

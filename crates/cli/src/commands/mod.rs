@@ -1,0 +1,20 @@
+pub mod demo;
+pub mod export;
+pub mod load;
+pub mod run;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use dq_store::Store;
+
+use crate::config::{redact, Config};
+
+/// The configuration and the store every command (but the demo) starts from.
+pub async fn open(config_path: Option<&Path>) -> Result<(Config, Store)> {
+    let config = Config::discover(config_path)?;
+    let store = Store::open(&config.store_url)
+        .await
+        .with_context(|| format!("cannot open the store {}", redact(&config.store_url)))?;
+    Ok((config, store))
+}

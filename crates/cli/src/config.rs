@@ -1,0 +1,249 @@
+//! `dq.toml`: where results are stored and which datasources rules may name.
+//! Found via `--config`, then `DQ_CONFIG`, then `./dq.toml`; with none, the
+//! embedded default (a SQLite store file in the current directory, no targets).
+//!
+//! ```toml
+//! store = "sqlite://dq.db"            # relative paths are relative to this file
+//! [targets.warehouse]
+//! url = "${WAREHOUSE_URL}"            # secrets come from the environment
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+pub const DEFAULT_STORE_URL: &str = "sqlite://dq.db";
+pub const CONFIG_FILE_NAME: &str = "dq.toml";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where the configuration came from, for messages.
+    pub origin: String,
+    pub store_url: String,
+    pub targets: BTreeMap<String, TargetConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetConfig {
+    pub url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    store: Option<String>,
+    #[serde(default)]
+    targets: BTreeMap<String, RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    url: String,
+}
+
+impl Config {
+    pub fn embedded_default() -> Self {
+        Config {
+            origin: "embedded default (no dq.toml found)".into(),
+            store_url: DEFAULT_STORE_URL.into(),
+            targets: BTreeMap::new(),
+        }
+    }
+
+    /// `explicit` is `--config` (clap already folds in `DQ_CONFIG`).
+    pub fn discover(explicit: Option<&Path>) -> Result<Self> {
+        if let Some(path) = explicit {
+            return Config::from_file(path);
+        }
+        let local = Path::new(CONFIG_FILE_NAME);
+        if local.is_file() {
+            return Config::from_file(local);
+        }
+        Ok(Config::embedded_default())
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, &path.display().to_string(), base, &|name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
+        let raw: RawConfig =
+            toml::from_str(text).with_context(|| format!("{origin}: invalid configuration"))?;
+        let store = match raw.store {
+            Some(store) => expand_env(&store, env).with_context(|| format!("{origin}: store"))?,
+            None => DEFAULT_STORE_URL.to_string(),
+        };
+        let mut targets = BTreeMap::new();
+        for (name, target) in raw.targets {
+            if dq_core::Identifier::new(name.as_str()).is_err() {
+                bail!("{origin}: targets.{name}: a target name must be letters, digits and '_'");
+            }
+            let url = expand_env(&target.url, env)
+                .with_context(|| format!("{origin}: targets.{name}.url"))?;
+            targets.insert(
+                name,
+                TargetConfig {
+                    url: resolve_sqlite_path(&url, base),
+                },
+            );
+        }
+        Ok(Config {
+            origin: origin.to_string(),
+            store_url: resolve_sqlite_path(&store, base),
+            targets,
+        })
+    }
+
+    pub fn is_known_target(&self, name: &str) -> bool {
+        self.targets.contains_key(name)
+    }
+}
+
+/// `${VAR}` and `${VAR:-default}`. A missing variable without a default is an
+/// error naming it: a silently empty URL would point somewhere surprising.
+pub fn expand_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            bail!("unterminated ${{...}} in {text:?}");
+        };
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (inner, None),
+        };
+        match (env(name), default) {
+            (Some(value), _) => out.push_str(&value),
+            (None, Some(default)) => out.push_str(default),
+            (None, None) => bail!("environment variable {name} is not set"),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// SQLite paths in dq.toml are relative to the file, not to wherever dq runs.
+fn resolve_sqlite_path(url: &str, base: &Path) -> String {
+    let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return url.to_string();
+    };
+    if path.starts_with(':') || Path::new(path).is_absolute() || base.as_os_str().is_empty() {
+        return url.to_string();
+    }
+    let joined: PathBuf = base.join(path);
+    format!("sqlite://{}", joined.display())
+}
+
+/// A URL fit for logs and terminals: the password replaced.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "WAREHOUSE_URL" => Some("postgres://dq:s3cret@db:5432/wh".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn parses_targets_with_environment_references() {
+        let config = Config::parse(
+            "store = \"sqlite://results.db\"\n[targets.warehouse]\nurl = \"${WAREHOUSE_URL}\"\n[targets.local]\nurl = \"sqlite://data/shop.db\"\n",
+            "dq.toml",
+            Path::new("/etc/dq"),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(config.store_url, "sqlite:///etc/dq/results.db");
+        assert_eq!(
+            config.targets["warehouse"].url,
+            "postgres://dq:s3cret@db:5432/wh"
+        );
+        assert_eq!(config.targets["local"].url, "sqlite:///etc/dq/data/shop.db");
+        assert!(config.is_known_target("local"));
+        assert!(!config.is_known_target("nope"));
+    }
+
+    #[test]
+    fn expansion_cases() {
+        for (input, expected) in [
+            ("plain", Ok("plain")),
+            ("${WAREHOUSE_URL}", Ok("postgres://dq:s3cret@db:5432/wh")),
+            ("${MISSING:-sqlite://x.db}", Ok("sqlite://x.db")),
+            ("a${MISSING:-}b", Ok("ab")),
+            ("${MISSING}", Err("environment variable MISSING is not set")),
+            ("${OPEN", Err("unterminated ${...} in \"${OPEN\"")),
+        ] {
+            let got = expand_env(input, &env).map_err(|e| e.to_string());
+            assert_eq!(
+                got.as_deref(),
+                expected.map_err(String::from).as_deref(),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_variables_are_errors() {
+        let err = Config::parse("stor = \"x\"", "dq.toml", Path::new(""), &env).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `stor`"),
+            "{err:#}"
+        );
+        let err = Config::parse(
+            "[targets.w]\nurl = \"${NOPE}\"",
+            "dq.toml",
+            Path::new(""),
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "dq.toml: targets.w.url: environment variable NOPE is not set"
+        );
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://dq:s3cret@db/wh"),
+            "postgres://dq:***@db/wh"
+        );
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(redact("redis://db:6379"), "redis://db:6379");
+    }
+}

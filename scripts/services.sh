@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Make sure the services the tests talk to are up; start the ones that are
+# down; fail loudly, naming the service, when one cannot be started.
+# Usage: scripts/services.sh [postgres] [redis] [rabbitmq]   (default: all)
+set -uo pipefail
+
+wait_for() { # name, probe command...
+  local name=$1; shift
+  for _ in $(seq 1 60); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  echo "FATAL: $name is not reachable after 60 s; the tests need it." >&2
+  return 1
+}
+
+ensure_postgres() {
+  if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then return 0; fi
+  echo "PostgreSQL is down; starting it" >&2
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | head -n1)
+  if [ -z "$version" ]; then
+    echo "FATAL: PostgreSQL is not installed (no /etc/postgresql); the tests need it." >&2
+    return 1
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  wait_for PostgreSQL pg_isready -h 127.0.0.1 -p 5432 -q
+}
+
+ensure_redis() {
+  if redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then return 0; fi
+  echo "Redis is down; starting it" >&2
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
+    --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  wait_for Redis sh -c 'redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG'
+}
+
+ensure_rabbitmq() {
+  if rabbitmq-diagnostics -q check_port_connectivity >/dev/null 2>&1; then return 0; fi
+  echo "RabbitMQ is down; starting it" >&2
+  rabbitmq-server -detached || true
+  wait_for RabbitMQ rabbitmq-diagnostics -q check_port_connectivity
+}
+
+services=("$@")
+[ ${#services[@]} -gt 0 ] || services=(postgres redis rabbitmq)
+status=0
+for service in "${services[@]}"; do
+  case "$service" in
+    postgres) ensure_postgres || status=1 ;;
+    redis) ensure_redis || status=1 ;;
+    rabbitmq) ensure_rabbitmq || status=1 ;;
+    *) echo "FATAL: unknown service $service" >&2; status=1 ;;
+  esac
+done
+exit $status

@@ -16,12 +16,21 @@ pub fn render(results: &[RuleResult]) -> String {
     let mut out = String::new();
     out.push_str(&results_table(results));
     out.push('\n');
-    let violations: Vec<&RuleResult> = results
+    let mut violations: Vec<&RuleResult> = results
         .iter()
         .filter(|r| {
             r.status.is_violation() || matches!(r.status, RunStatus::Error | RunStatus::Timeout)
         })
         .collect();
+    // Worst first: failures by severity, then checks that could not run, then warnings.
+    violations.sort_by_key(|r| {
+        let group = match r.status {
+            RunStatus::Failed => 0,
+            RunStatus::Error | RunStatus::Timeout => 1,
+            _ => 2,
+        };
+        (group, std::cmp::Reverse(r.rule.severity))
+    });
     if !violations.is_empty() {
         let _ = writeln!(out, "\nProblems ({}):", violations.len());
         for result in violations {

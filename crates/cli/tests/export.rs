@@ -18,7 +18,7 @@ fn exported_manifest_loads_back_with_no_change() {
     back.assert_code(0);
     assert!(
         back.stdout
-            .contains("0 to create, 0 to change, 0 to disable, 18 unchanged"),
+            .contains("0 to create, 0 to change, 0 to disable, 19 unchanged"),
         "{}",
         back.stdout
     );
@@ -28,7 +28,7 @@ fn exported_manifest_loads_back_with_no_change() {
         "store = \"sqlite://fresh.db\"\n[targets.shop]\nurl = \"sqlite://demo/shop.db\"\n",
     );
     let fresh = scratch.dq(&["--config", "fresh.toml", "load", "backup.yaml"]);
-    assert!(fresh.stdout.contains("18 to create"), "{}", fresh.stdout);
+    assert!(fresh.stdout.contains("19 to create"), "{}", fresh.stdout);
     let a = scratch.dq(&["--config", &config, "export", "manifest", "-"]);
     let b = scratch.dq(&["--config", "fresh.toml", "export", "manifest", "-"]);
     assert_eq!(a.stdout, b.stdout);
@@ -99,5 +99,5 @@ fn runs_and_violations_in_every_format() {
     let ndjson = scratch.dq(&[
         "--config", config, "export", "runs", "-", "--format", "ndjson", "--days", "1",
     ]);
-    assert_eq!(ndjson.stdout.lines().count(), 18);
+    assert_eq!(ndjson.stdout.lines().count(), 19);
 }

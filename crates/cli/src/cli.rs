@@ -71,6 +71,42 @@ dq export runs runs.csv --rule-name orders_fresh\n  \
 dq export manifest all-rules.yaml      # load it back with `dq load`\n\n\
 The format comes from --format, else from the file extension, else json.")]
     Export(ExportArgs),
+
+    /// Apply the store's migrations (other commands also do it when they open the store).
+    #[command(after_help = "Example:\n  dq --config prod.toml migrate")]
+    Migrate,
+
+    /// Measure dq against a hand-written baseline.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// dq vs the hand-written floor SQL on the reference orders dataset in PostgreSQL.
+    #[command(after_help = "Examples:\n  dq bench postgres                      1M rows (generated on first use)\n  \
+dq bench postgres --rows 10000000      10M rows (about 1.2 GB, ~1 min to generate)\n\n\
+Prints each round, the medians, the ratio dq/floor, statements issued and peak RSS.")]
+    Postgres(BenchPostgresArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPostgresArgs {
+    /// The benchmark database (created if missing; public.orders is replaced).
+    #[arg(long, env = "DQ_BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/dq_bench")]
+    pub url: String,
+    /// Rows in public.orders.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Timed rounds (after one warm-up round).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: u32,
+    /// Do not fetch failing-row samples.
+    #[arg(long)]
+    pub no_samples: bool,
+    /// Rebuild the dataset even if it has the requested size.
+    #[arg(long)]
+    pub regenerate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +114,9 @@ pub struct DemoArgs {
     /// Where the demo writes its dataset, store and dq.toml.
     #[arg(long, default_value = "dq-demo", value_name = "DIR")]
     pub dir: PathBuf,
+    /// Keep results in this store instead of DIR/dq.db (e.g. postgres://user@host/db).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! The `dq` binary: wiring only. Each command lives in `commands/`.
 
+mod bench;
 mod cli;
 mod commands;
 mod config;
@@ -45,6 +46,8 @@ fn main() -> ExitCode {
             Command::Load(args) => commands::load::run(cli.config.as_deref(), args).await,
             Command::Run(args) => commands::run::run(cli.config.as_deref(), args).await,
             Command::Export(args) => commands::export::run(cli.config.as_deref(), args).await,
+            Command::Migrate => commands::migrate::run(cli.config.as_deref()).await,
+            Command::Bench(cli::BenchCommand::Postgres(args)) => bench::postgres(args).await,
         }
     });
     match result {
@@ -57,9 +60,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8) {
+    // sqlx reports every statement over 1 s as a warning; a scan of a large
+    // table is supposed to take that long, so its logs start at debug.
     let default = match verbose {
-        0 => "warn",
-        1 => "info,dq=debug",
+        0 => "warn,sqlx=error",
+        1 => "info,dq=debug,sqlx=warn",
         _ => "debug,dq=trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DQ_LOG")

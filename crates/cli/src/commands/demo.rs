@@ -11,7 +11,7 @@ use dq_store::{RuleFilter, Store};
 
 use crate::cli::DemoArgs;
 use crate::commands::load::{validate_and_plan, Source};
-use crate::config::Config;
+use crate::config::{redact, Config};
 use crate::demo_data;
 use crate::exit;
 use crate::report;
@@ -37,12 +37,24 @@ pub async fn run(args: DemoArgs) -> Result<u8> {
         demo_data::CUSTOMERS,
         demo_data::SHIPMENTS
     );
-    write_config(&config_path, &dir)?;
+    let store_line = store_setting(&dir, args.store.as_deref());
+    write_config(&config_path, &dir, &store_line)?;
     println!("  config   {}", config_path.display());
 
-    let config = Config::from_file(&config_path)?;
-    let store = Store::open(&config.store_url).await?;
-    println!("  store    {}", config.store_url);
+    let config = match &args.store {
+        // The written file may hold ${DQ_STORE_URL}: read it with the real URL.
+        Some(url) => Config::parse(
+            &std::fs::read_to_string(&config_path)?,
+            &config_path.display().to_string(),
+            &dir,
+            &|name| (name == "DQ_STORE_URL").then(|| url.clone()).or_else(|| std::env::var(name).ok()),
+        )?,
+        None => Config::from_file(&config_path)?,
+    };
+    let store = Store::open(&config.store_url)
+        .await
+        .with_context(|| format!("cannot open the store {}", redact(&config.store_url)))?;
+    println!("  store    {}", redact(&config.store_url));
     let source = Source {
         path: DEMO_MANIFEST_PATH.into(),
         text: DEMO_MANIFEST.into(),
@@ -83,15 +95,24 @@ pub async fn run(args: DemoArgs) -> Result<u8> {
 dq --config {config_arg} run --all                 run the rules again\n  \
 dq --config {config_arg} export violations - --days 1\n  \
 dq --config {config_arg} export manifest rules.yaml",
-        config.store_url
+        redact(&config.store_url)
     );
     Ok(exit::OK)
 }
 
-fn write_config(path: &Path, dir: &Path) -> Result<()> {
+/// The `store = ...` value for the demo's dq.toml. A URL with a password is
+/// not written to disk: the file refers to $DQ_STORE_URL instead.
+fn store_setting(dir: &Path, store: Option<&str>) -> String {
+    match store {
+        None => format!("sqlite://{}", dir.join("dq.db").display()),
+        Some(url) if redact(url) != url => "${DQ_STORE_URL}".to_string(),
+        Some(url) => url.to_string(),
+    }
+}
+
+fn write_config(path: &Path, dir: &Path, store: &str) -> Result<()> {
     let text = format!(
-        "# Written by `dq demo`.\nstore = \"sqlite://{}\"\n\n[targets.shop]\nurl = \"sqlite://{}\"\n",
-        dir.join("dq.db").display(),
+        "# Written by `dq demo`.\nstore = \"{store}\"\n\n[targets.shop]\nurl = \"sqlite://{}\"\n",
         dir.join("shop.db").display()
     );
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))

@@ -1,6 +1,7 @@
 pub mod demo;
 pub mod export;
 pub mod load;
+pub mod migrate;
 pub mod run;
 
 use std::path::Path;

@@ -84,16 +84,22 @@ The format comes from --format, else from the file extension, else json.")]
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// dq vs the hand-written floor SQL on the reference orders dataset in PostgreSQL.
-    #[command(after_help = "Examples:\n  dq bench postgres                      1M rows (generated on first use)\n  \
+    #[command(
+        after_help = "Examples:\n  dq bench postgres                      1M rows (generated on first use)\n  \
 dq bench postgres --rows 10000000      10M rows (about 1.2 GB, ~1 min to generate)\n\n\
-Prints each round, the medians, the ratio dq/floor, statements issued and peak RSS.")]
+Prints each round, the medians, the ratio dq/floor, statements issued and peak RSS."
+    )]
     Postgres(BenchPostgresArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct BenchPostgresArgs {
     /// The benchmark database (created if missing; public.orders is replaced).
-    #[arg(long, env = "DQ_BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/dq_bench")]
+    #[arg(
+        long,
+        env = "DQ_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/dq_bench"
+    )]
     pub url: String,
     /// Rows in public.orders.
     #[arg(long, default_value_t = 1_000_000)]

@@ -53,7 +53,10 @@ mod tests {
             (vec![], ms(0)),
             (vec![ms(5)], ms(5)),
             (vec![ms(9), ms(1), ms(5)], ms(5)),
-            (vec![ms(4), ms(1), ms(3), ms(2)], Duration::from_micros(2500)),
+            (
+                vec![ms(4), ms(1), ms(3), ms(2)],
+                Duration::from_micros(2500),
+            ),
         ] {
             let mut s = Samples::default();
             for d in input {

@@ -83,15 +83,29 @@ pub async fn postgres(args: BenchPostgresArgs) -> Result<u8> {
         dq_stats = target.query_stats().since(&before);
 
         if round == 0 {
-            println!("  warm-up: floor {}, dq {}", seconds(floor_time), seconds(dq_time));
+            println!(
+                "  warm-up: floor {}, dq {}",
+                seconds(floor_time),
+                seconds(dq_time)
+            );
             continue;
         }
-        println!("  round {round}: floor {}, dq {}", seconds(floor_time), seconds(dq_time));
+        println!(
+            "  round {round}: floor {}, dq {}",
+            seconds(floor_time),
+            seconds(dq_time)
+        );
         floor_times.push(floor_time);
         dq_times.push(dq_time);
         last_outcomes = outcomes;
     }
-    report(&floor_times, &dq_times, floor.len(), &dq_stats, &last_outcomes);
+    report(
+        &floor_times,
+        &dq_times,
+        floor.len(),
+        &dq_stats,
+        &last_outcomes,
+    );
     if let Some(error) = last_outcomes
         .iter()
         .find(|o| matches!(o.verdict.status, RunStatus::Error | RunStatus::Timeout))
@@ -141,7 +155,10 @@ fn report(
             .count()
     );
     match peak_rss_bytes() {
-        Some(bytes) => println!("  peak RSS of the dq process: {:.1} MiB", bytes as f64 / 1048576.0),
+        Some(bytes) => println!(
+            "  peak RSS of the dq process: {:.1} MiB",
+            bytes as f64 / 1048576.0
+        ),
         None => println!("  peak RSS of the dq process: not available on this OS"),
     }
 }
@@ -173,10 +190,13 @@ async fn ensure_database(options: &PgConnectOptions) -> Result<()> {
         .context("cannot connect to the postgres database to create the benchmark database")?;
     let ident = dq_core::Identifier::new(database.as_str())
         .with_context(|| format!("unusual database name {database:?}"))?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {}", ident.quoted())))
-        .execute(&mut conn)
-        .await
-        .with_context(|| format!("cannot create database {database}"))?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {}",
+        ident.quoted()
+    )))
+    .execute(&mut conn)
+    .await
+    .with_context(|| format!("cannot create database {database}"))?;
     Ok(())
 }
 
@@ -189,10 +209,16 @@ async fn ensure_dataset(pool: &PgPool, rows: u64, regenerate: bool) -> Result<()
         .fetch_one(pool)
         .await?;
     if !regenerate && existing == Some(rows as i64) {
-        println!("reusing public.orders ({} rows); --regenerate to rebuild it", format_count(rows));
+        println!(
+            "reusing public.orders ({} rows); --regenerate to rebuild it",
+            format_count(rows)
+        );
         return Ok(());
     }
-    println!("generating public.orders with {} rows (bench/postgres/orders.sql)...", format_count(rows));
+    println!(
+        "generating public.orders with {} rows (bench/postgres/orders.sql)...",
+        format_count(rows)
+    );
     let started = Instant::now();
     let nrows = rows.to_string();
     for statement in psql_script::statements(GENERATOR, &[("nrows", &nrows)]) {
@@ -201,7 +227,9 @@ async fn ensure_dataset(pool: &PgPool, rows: u64, regenerate: bool) -> Result<()
             .await
             .context("generating the dataset failed")?;
     }
-    sqlx::query("DELETE FROM public.dq_bench_meta").execute(pool).await?;
+    sqlx::query("DELETE FROM public.dq_bench_meta")
+        .execute(pool)
+        .await?;
     sqlx::query("INSERT INTO public.dq_bench_meta (nrows) VALUES ($1)")
         .bind(rows as i64)
         .execute(pool)

@@ -47,7 +47,11 @@ pub async fn run(args: DemoArgs) -> Result<u8> {
             &std::fs::read_to_string(&config_path)?,
             &config_path.display().to_string(),
             &dir,
-            &|name| (name == "DQ_STORE_URL").then(|| url.clone()).or_else(|| std::env::var(name).ok()),
+            &|name| {
+                (name == "DQ_STORE_URL")
+                    .then(|| url.clone())
+                    .or_else(|| std::env::var(name).ok())
+            },
         )?,
         None => Config::from_file(&config_path)?,
     };

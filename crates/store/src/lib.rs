@@ -1,8 +1,11 @@
 //! dq-store: persistence of rules, runs, violations and metrics.
 //!
-//! [`Store`] is the one entry point; it wraps a backend (SQLite today,
-//! PostgreSQL next), each in its own folder with the same file names. The
-//! model ([`model`]) and the load planner are shared by every backend.
+//! [`Store`] is the one entry point; it wraps a backend, SQLite or
+//! PostgreSQL, each in its own folder with the same file names (`pool.rs`,
+//! `migrator.rs`, `codec.rs`, and in `mod.rs` the SQL only it speaks). What
+//! the backends share is written once: the model ([`model`]), the load
+//! planner (`load_plan.rs`), and the queries, one file per table
+//! (`tables/`), generic over a backend's `sql::Dialect`.
 //!
 //! Writes that belong together happen in one transaction: a manifest load is
 //! all or nothing, and a run is recorded with its violation and metrics,
@@ -11,10 +14,14 @@
 pub mod error;
 mod load_plan;
 pub mod model;
+mod postgres;
+mod sql;
 mod sqlite;
+mod tables;
 
 use chrono::{DateTime, Utc};
 use dq_core::Rule;
+use sqlx::{PgPool, SqlitePool};
 
 pub use error::{Result, StoreError};
 pub use model::{
@@ -23,7 +30,8 @@ pub use model::{
 };
 
 use load_plan::LoadSet;
-use sqlite::SqliteStore;
+use sql::Dialect;
+use tables::{metrics, rules, runs, violations};
 
 fn borrowed(sets: &[(String, Vec<Rule>)]) -> Vec<LoadSet<'_>> {
     sets.iter()
@@ -39,43 +47,70 @@ pub struct Store {
 
 #[derive(Debug, Clone)]
 enum Backend {
-    Sqlite(SqliteStore),
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$call` with `$pool` bound to the backend's pool: the shared queries
+/// are generic over the backend, so every arm is the same call.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $call:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $call,
+            Backend::Postgres($pool) => $call,
+        }
+    };
 }
 
 impl Store {
     /// Whether `url` names a backend this build can open (for config validation).
     /// SQLite: `sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`.
+    /// PostgreSQL: `postgres://...` or `postgresql://...`, libpq style; a
+    /// schema other than `public` is chosen with `?options=-csearch_path%3DNAME`.
     pub fn url_is_supported(url: &str) -> bool {
-        SqliteStore::url_is_supported(url)
+        sqlite::url_is_supported(url) || postgres::url_is_supported(url)
     }
 
     /// Connects and applies pending migrations. A SQLite file is created if
-    /// missing (its directory must exist).
+    /// missing (its directory must exist); a PostgreSQL database and schema
+    /// must exist. An unreachable PostgreSQL server is a `Database` error
+    /// naming it.
     pub async fn open(url: &str) -> Result<Self> {
-        if !SqliteStore::url_is_supported(url) {
+        let backend = if sqlite::url_is_supported(url) {
+            Backend::Sqlite(sqlite::connect(url).await?)
+        } else if postgres::url_is_supported(url) {
+            Backend::Postgres(postgres::connect(url).await?)
+        } else {
             return Err(StoreError::Invalid(format!(
-                "unsupported store URL {url:?} (expected sqlite://PATH, sqlite:PATH or sqlite::memory:)"
+                "unsupported store URL {url:?} (expected sqlite://PATH, sqlite:PATH, \
+                 sqlite::memory: or postgres://USER@HOST:PORT/DATABASE)"
             )));
-        }
-        let store = Store {
-            backend: Backend::Sqlite(SqliteStore::open(url).await?),
         };
+        let store = Store { backend };
         store.migrate().await?;
         Ok(store)
     }
 
-    /// Applies pending migrations; applying them again is a no-op.
+    /// `"sqlite"` or `"postgres"`.
+    pub async fn backend_name(&self) -> &'static str {
+        fn name<DB: Dialect>(_: &sqlx::Pool<DB>) -> &'static str {
+            DB::BACKEND
+        }
+        on_pool!(self, pool => name(pool))
+    }
+
+    /// Applies pending migrations; applying them again is a no-op. Safe when
+    /// several processes open one store at once.
     pub async fn migrate(&self) -> Result<()> {
         match &self.backend {
-            Backend::Sqlite(s) => s.migrate().await,
+            Backend::Sqlite(pool) => sqlite::migrate(pool).await,
+            Backend::Postgres(pool) => postgres::migrate(pool).await,
         }
     }
 
     /// Waits for connections to finish and closes them.
     pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(s) => s.close().await,
-        }
+        on_pool!(self, pool => pool.close().await)
     }
 
     /// What [`Store::apply_load`] would do, without writing anything.
@@ -108,28 +143,20 @@ impl Store {
     }
 
     async fn plan_loads_of(&self, sets: &[LoadSet<'_>]) -> Result<Vec<LoadPlan>> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.plan_loads(sets).await,
-        }
+        on_pool!(self, pool => rules::plan_loads(pool, sets).await)
     }
 
     async fn apply_loads_of(&self, sets: &[LoadSet<'_>]) -> Result<Vec<LoadPlan>> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.apply_loads(sets).await,
-        }
+        on_pool!(self, pool => rules::apply_loads(pool, sets).await)
     }
 
     /// Rules matching `filter`, ordered by name.
     pub async fn rules(&self, filter: &RuleFilter) -> Result<Vec<StoredRule>> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.rules(filter).await,
-        }
+        on_pool!(self, pool => rules::list(pool, filter).await)
     }
 
     pub async fn rule_by_name(&self, name: &str) -> Result<Option<StoredRule>> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.rule_by_name(name).await,
-        }
+        on_pool!(self, pool => rules::by_name(pool, name).await)
     }
 
     /// Records a run with its violation and metrics in one transaction.
@@ -142,30 +169,22 @@ impl Store {
         violation: Option<&NewViolation>,
         metrics: &[MetricPoint],
     ) -> Result<bool> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.record_run(run, violation, metrics).await,
-        }
+        on_pool!(self, pool => runs::record(pool, run, violation, metrics).await)
     }
 
     /// Runs matching `filter`, newest tick first.
     pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.runs(filter).await,
-        }
+        on_pool!(self, pool => runs::list(pool, filter).await)
     }
 
     /// Violations matching `filter`, newest first.
     pub async fn violations(&self, filter: &ViolationFilter) -> Result<Vec<ViolationRecord>> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.violations(filter).await,
-        }
+        on_pool!(self, pool => violations::list(pool, filter).await)
     }
 
     /// Metric points matching `filter`, oldest first (a time series).
     pub async fn metrics(&self, filter: &MetricFilter) -> Result<Vec<MetricPoint>> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.metrics(filter).await,
-        }
+        on_pool!(self, pool => metrics::list(pool, filter).await)
     }
 
     /// Acknowledges violations, all or nothing: an unknown id is `NotFound`
@@ -179,8 +198,6 @@ impl Store {
         note: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<Vec<i64>> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.acknowledge(violation_ids, by, note, at).await,
-        }
+        on_pool!(self, pool => violations::acknowledge(pool, violation_ids, by, note, at).await)
     }
 }

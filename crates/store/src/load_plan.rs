@@ -131,13 +131,12 @@ pub(crate) fn plan_loads<'a>(
 
 /// The stored definition as the current `Rule` would serialise it, so that a
 /// field added with a default since it was stored does not count as a change.
-/// Falls back to the raw JSON (or null) when it no longer parses as a rule.
-pub(crate) fn normalized_definition(text: &str) -> Value {
-    serde_json::from_str::<Rule>(text)
+/// Falls back to the stored JSON when it no longer parses as a rule.
+pub(crate) fn normalized_definition(stored: Value) -> Value {
+    serde_json::from_value::<Rule>(stored.clone())
         .ok()
         .and_then(|rule| serde_json::to_value(rule).ok())
-        .or_else(|| serde_json::from_str(text).ok())
-        .unwrap_or(Value::Null)
+        .unwrap_or(stored)
 }
 
 /// Top-level keys whose values differ; for keys holding an object on both
@@ -223,8 +222,8 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_definitions_fall_back_to_raw_json_or_null() {
-        assert_eq!(normalized_definition("{\"a\": 1}"), json!({"a": 1}));
-        assert_eq!(normalized_definition("not json"), Value::Null);
+    fn unreadable_definitions_fall_back_to_the_stored_json() {
+        assert_eq!(normalized_definition(json!({"a": 1})), json!({"a": 1}));
+        assert_eq!(normalized_definition(Value::Null), Value::Null);
     }
 }

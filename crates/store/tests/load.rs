@@ -1,5 +1,7 @@
 mod common;
 
+use common::{on_each_backend, Backend};
+
 use dq_core::{Bounds, Identifier, RowFilter, Rule, Severity, Thresholds, Window};
 use dq_store::{LoadPlan, RuleChange, RuleFilter, StoreError, StoredRule};
 
@@ -29,8 +31,8 @@ fn second_load() -> Vec<Rule> {
     ]
 }
 
-async fn loaded_abc() -> common::TestStore {
-    let t = common::open().await;
+async fn loaded_abc(backend: Backend) -> common::TestStore {
+    let t = common::open(backend).await;
     let first = [
         common::rule("a", "a_col"),
         common::rule("b", "b_col"),
@@ -50,9 +52,8 @@ async fn loaded_abc() -> common::TestStore {
     t
 }
 
-#[tokio::test]
-async fn plan_shows_created_changed_unchanged_and_disabled_and_writes_nothing() {
-    let t = loaded_abc().await;
+async fn plan_shows_created_changed_unchanged_and_disabled_and_writes_nothing(backend: Backend) {
+    let t = loaded_abc(backend).await;
     let before = all_rules(&t).await;
 
     let plan = t.store.plan_load(&second_load(), SOURCE).await.unwrap();
@@ -98,9 +99,8 @@ async fn plan_shows_created_changed_unchanged_and_disabled_and_writes_nothing() 
         .is_noop());
 }
 
-#[tokio::test]
-async fn other_sources_are_untouched_and_moves_and_re_enabling_are_changes() {
-    let t = loaded_abc().await;
+async fn other_sources_are_untouched_and_moves_and_re_enabling_are_changes(backend: Backend) {
+    let t = loaded_abc(backend).await;
     t.store
         .apply_load(&[common::rule("e", "e_col")], "manifests/other.yaml")
         .await
@@ -133,9 +133,8 @@ async fn other_sources_are_untouched_and_moves_and_re_enabling_are_changes() {
     assert_eq!(e.source.as_deref(), Some(SOURCE));
 }
 
-#[tokio::test]
-async fn changed_fields_are_named() {
-    let t = loaded_abc().await;
+async fn changed_fields_are_named(backend: Backend) {
+    let t = loaded_abc(backend).await;
     let mut a = common::rule("a", "a_col");
     a.severity = Severity::Critical;
     a.thresholds = Thresholds {
@@ -159,9 +158,8 @@ async fn changed_fields_are_named() {
     );
 }
 
-#[tokio::test]
-async fn a_name_twice_is_a_conflict_and_writes_nothing() {
-    let t = loaded_abc().await;
+async fn a_name_twice_is_a_conflict_and_writes_nothing(backend: Backend) {
+    let t = loaded_abc(backend).await;
     let before = all_rules(&t).await;
     let mut rules = second_load();
     rules.push(common::rule("d", "other"));
@@ -178,17 +176,10 @@ async fn a_name_twice_is_a_conflict_and_writes_nothing() {
     assert_eq!(all_rules(&t).await, before);
 }
 
-#[tokio::test]
-async fn a_failure_after_some_writes_rolls_the_whole_load_back() {
-    let t = loaded_abc().await;
+async fn a_failure_after_some_writes_rolls_the_whole_load_back(backend: Backend) {
+    let t = loaded_abc(backend).await;
     let before = all_rules(&t).await;
-    sqlx::query(
-        "CREATE TRIGGER refuse_boom BEFORE INSERT ON rules WHEN NEW.name = 'boom' \
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-    )
-    .execute(&t.raw().await)
-    .await
-    .unwrap();
+    t.refuse_rule_named("boom").await;
     // a is updated and d inserted before boom fails; b would be disabled after.
     let mut rules = second_load();
     rules.push(common::rule("boom", "x"));
@@ -197,9 +188,8 @@ async fn a_failure_after_some_writes_rolls_the_whole_load_back() {
     assert_eq!(all_rules(&t).await, before, "nothing of the load remains");
 }
 
-#[tokio::test]
-async fn rules_round_trip_and_filter_by_name_tag_and_enabled() {
-    let t = common::open().await;
+async fn rules_round_trip_and_filter_by_name_tag_and_enabled(backend: Backend) {
+    let t = common::open(backend).await;
     let mut rich = common::rule("rich", "amount");
     rich.description = Some("amounts are present".to_string());
     rich.owner = Some("finance".to_string());
@@ -273,9 +263,8 @@ async fn rules_round_trip_and_filter_by_name_tag_and_enabled() {
     }
 }
 
-#[tokio::test]
-async fn several_manifests_load_together_and_a_rule_can_move_between_them() {
-    let t = common::open().await;
+async fn several_manifests_load_together_and_a_rule_can_move_between_them(backend: Backend) {
+    let t = common::open(backend).await;
     let set = |source: &str, rules: &[(&str, &str)]| {
         let rules = rules.iter().map(|(n, c)| common::rule(n, c)).collect();
         (source.to_string(), rules)
@@ -333,3 +322,70 @@ async fn several_manifests_load_together_and_a_rule_can_move_between_them() {
     }
     assert_eq!(all_rules(&t).await, before);
 }
+
+async fn concurrent_loads_take_turns(backend: Backend) {
+    let t = common::open(backend).await;
+    let rules: Vec<Rule> = (0..20)
+        .map(|i| common::rule(&format!("r{i:02}"), "x"))
+        .collect();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, rules) = (t.store.clone(), rules.clone());
+            tokio::spawn(async move { store.apply_load(&rules, SOURCE).await })
+        })
+        .collect();
+    let mut plans = Vec::new();
+    for task in tasks {
+        plans.push(task.await.unwrap().unwrap());
+    }
+    let (creators, others): (Vec<&LoadPlan>, Vec<&LoadPlan>) =
+        plans.iter().partition(|p| !p.created.is_empty());
+    assert_eq!(creators.len(), 1, "one load created the rules: {plans:?}");
+    assert_eq!(creators[0].created.len(), 20);
+    assert!(
+        others
+            .iter()
+            .all(|p| p.is_noop() && p.unchanged.len() == 20),
+        "the others found them stored: {plans:?}"
+    );
+    assert_eq!(all_rules(&t).await.len(), 20);
+
+    // A rule moving from a.yaml to b.yaml while a.yaml is reloaded without
+    // it: in either order the rule ends enabled, in b.yaml. Interleaved, the
+    // reload could disable it after the move.
+    for round in 0..5 {
+        let name = format!("moving_{round}");
+        let set = |source: &str, names: &[&str]| {
+            let rules = names.iter().map(|n| common::rule(n, "x")).collect();
+            (source.to_string(), rules)
+        };
+        t.store
+            .apply_loads(&[set("a.yaml", &[&name, "stays"])])
+            .await
+            .unwrap();
+        let reload = {
+            let (store, sets) = (t.store.clone(), [set("a.yaml", &["stays"])]);
+            tokio::spawn(async move { store.apply_loads(&sets).await })
+        };
+        let moving = {
+            let (store, sets) = (t.store.clone(), [set("b.yaml", &[&name])]);
+            tokio::spawn(async move { store.apply_loads(&sets).await })
+        };
+        reload.await.unwrap().unwrap();
+        moving.await.unwrap().unwrap();
+        let moved = t.store.rule_by_name(&name).await.unwrap().unwrap();
+        assert!(moved.rule.enabled, "round {round}");
+        assert_eq!(moved.source.as_deref(), Some("b.yaml"), "round {round}");
+    }
+}
+
+on_each_backend!(
+    plan_shows_created_changed_unchanged_and_disabled_and_writes_nothing,
+    other_sources_are_untouched_and_moves_and_re_enabling_are_changes,
+    changed_fields_are_named,
+    a_name_twice_is_a_conflict_and_writes_nothing,
+    a_failure_after_some_writes_rolls_the_whole_load_back,
+    rules_round_trip_and_filter_by_name_tag_and_enabled,
+    several_manifests_load_together_and_a_rule_can_move_between_them,
+    concurrent_loads_take_turns,
+);

@@ -1,10 +1,10 @@
 mod common;
 
+use common::{on_each_backend, Backend};
 use dq_store::{RuleFilter, Store, StoreError};
 
-#[tokio::test]
-async fn opening_and_migrating_twice_is_harmless_and_creates_every_table() {
-    let t = common::open().await;
+async fn opening_and_migrating_twice_is_harmless_and_creates_every_table(backend: Backend) {
+    let t = common::open(backend).await;
     t.store.migrate().await.unwrap();
     t.store
         .apply_load(&[common::rule("kept", "a")], "m.yaml")
@@ -16,20 +16,71 @@ async fn opening_and_migrating_twice_is_harmless_and_creates_every_table() {
     again.migrate().await.unwrap();
     let rules = again.rules(&RuleFilter::default()).await.unwrap();
     assert_eq!(rules.len(), 1, "data survives reopening");
+    let name = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    assert_eq!(again.backend_name().await, name);
+    again.close().await;
 
-    let raw = t.raw().await;
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name",
-    )
-    .fetch_all(&raw)
-    .await
-    .unwrap();
-    assert_eq!(tables, ["metrics", "rules", "runs", "violations"]);
-    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(&raw)
+    assert_eq!(t.tables().await, ["metrics", "rules", "runs", "violations"]);
+    assert_eq!(
+        t.count("_sqlx_migrations").await,
+        1,
+        "each migration applied once"
+    );
+}
+
+async fn the_operators_queries_have_their_indexes(backend: Backend) {
+    let t = common::open(backend).await;
+    assert_eq!(
+        t.indexes().await,
+        [
+            "metrics.metrics_name_observed",
+            "metrics.metrics_series",
+            "rules.rules_source",
+            "runs.runs_rule_finished",
+            "runs.runs_scheduled_for",
+            "runs.runs_status_finished",
+            "violations.violations_acknowledged_detected",
+            "violations.violations_detected",
+        ]
+    );
+}
+
+/// Beat and worker started together both open (and migrate) a new store.
+async fn processes_opening_a_new_store_at_once_all_succeed(backend: Backend) {
+    let (url, _place) = common::fresh(backend).await;
+    let opening: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::open(&url).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for task in opening {
+        stores.push(task.await.unwrap().unwrap());
+    }
+    stores[0]
+        .apply_load(&[common::rule("r", "a")], "m.yaml")
         .await
         .unwrap();
-    assert_eq!(applied, 1, "each migration applied once");
+    for store in &stores {
+        assert!(store.rule_by_name("r").await.unwrap().is_some());
+        store.close().await;
+    }
+}
+
+on_each_backend!(
+    opening_and_migrating_twice_is_harmless_and_creates_every_table,
+    the_operators_queries_have_their_indexes,
+    processes_opening_a_new_store_at_once_all_succeed,
+);
+
+#[tokio::test]
+async fn a_sqlite_store_file_uses_wal() {
+    let t = common::open(Backend::Sqlite).await;
+    let raw = sqlx::SqlitePool::connect(&t.url).await.unwrap();
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&raw)
         .await
@@ -54,14 +105,19 @@ async fn bad_urls_are_refused_with_a_reason() {
         ("sqlite://dq.db", true),
         ("sqlite:dq.db", true),
         ("sqlite::memory:", true),
-        ("postgres://localhost/dq", false),
+        ("postgres://localhost/dq", true),
+        (
+            "postgresql://dq:pw@db:5433/dq?options=-csearch_path%3Ddq",
+            true,
+        ),
+        ("postgres://localhost:port/dq", false),
         ("mysql://localhost/dq", false),
         ("dq.db", false),
         ("sqlite://", false),
     ] {
         assert_eq!(Store::url_is_supported(url), supported, "{url}");
     }
-    let err = Store::open("postgres://localhost/dq").await.unwrap_err();
+    let err = Store::open("mysql://localhost/dq").await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(m) if m.contains("unsupported store URL")));
 
     let dir = tempfile::tempdir().unwrap();

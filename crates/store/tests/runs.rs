@@ -1,5 +1,7 @@
 mod common;
 
+use common::{on_each_backend, Backend};
+
 use dq_core::{RunId, RunStatus, Severity};
 use dq_store::{MetricFilter, MetricPoint, RunFilter, StoreError};
 
@@ -16,14 +18,8 @@ fn point(name: &str, value: f64, minute: u32) -> MetricPoint {
     }
 }
 
-#[tokio::test]
-async fn recording_a_run_twice_writes_it_once() {
-    let t = common::open().await;
-    let rule = common::rule("orders_nulls", "customer_id");
-    t.store
-        .apply_load(std::slice::from_ref(&rule), "m.yaml")
-        .await
-        .unwrap();
+async fn recording_a_run_twice_writes_it_once(backend: Backend) {
+    let (t, rule) = common::open_with_rule(backend, "orders_nulls", "customer_id").await;
     let rule_id = t
         .store
         .rule_by_name("orders_nulls")
@@ -89,14 +85,8 @@ async fn recording_a_run_twice_writes_it_once() {
         .all(|p| p.run_id == Some(run.id.to_string()) && p.rule_id == Some(rule_id)));
 }
 
-#[tokio::test]
-async fn runs_of_unknown_rules_and_bad_values_are_refused_before_writing() {
-    let t = common::open().await;
-    let rule = common::rule("known", "a");
-    t.store
-        .apply_load(std::slice::from_ref(&rule), "m.yaml")
-        .await
-        .unwrap();
+async fn runs_of_unknown_rules_and_bad_values_are_refused_before_writing(backend: Backend) {
+    let (t, rule) = common::open_with_rule(backend, "known", "a").await;
 
     let unknown = common::run(&common::rule("unknown", "a"), 0, RunStatus::Passed);
     let err = t.store.record_run(&unknown, None, &[]).await.unwrap_err();
@@ -127,9 +117,8 @@ async fn runs_of_unknown_rules_and_bad_values_are_refused_before_writing() {
     assert_eq!(t.count("metrics").await, 0);
 }
 
-#[tokio::test]
-async fn runs_filter_by_since_rule_and_status_newest_first() {
-    let t = common::open().await;
+async fn runs_filter_by_since_rule_and_status_newest_first(backend: Backend) {
+    let t = common::open(backend).await;
     let a = common::rule("a", "x");
     let b = common::rule("b", "x");
     t.store
@@ -226,14 +215,8 @@ async fn runs_filter_by_since_rule_and_status_newest_first() {
     }
 }
 
-#[tokio::test]
-async fn metrics_filter_by_series_and_since_oldest_first() {
-    let t = common::open().await;
-    let rule = common::rule("a", "x");
-    t.store
-        .apply_load(std::slice::from_ref(&rule), "m.yaml")
-        .await
-        .unwrap();
+async fn metrics_filter_by_series_and_since_oldest_first(backend: Backend) {
+    let (t, rule) = common::open_with_rule(backend, "a", "x").await;
     for minute in [0, 5, 10] {
         let mut other_dataset = point("row_count", 1.0, minute);
         other_dataset.dataset = "public.customers".to_string();
@@ -292,14 +275,8 @@ async fn metrics_filter_by_series_and_since_oldest_first() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_recordings_of_one_run_write_it_once() {
-    let t = common::open().await;
-    let rule = common::rule("a", "x");
-    t.store
-        .apply_load(std::slice::from_ref(&rule), "m.yaml")
-        .await
-        .unwrap();
+async fn concurrent_recordings_of_one_run_write_it_once(backend: Backend) {
+    let (t, rule) = common::open_with_rule(backend, "a", "x").await;
     let run = common::run(&rule, 0, RunStatus::Failed);
     let violation = common::violation(Severity::High, 0);
     let tasks: Vec<_> = (0..8)
@@ -328,3 +305,49 @@ async fn concurrent_recordings_of_one_run_write_it_once() {
         (1, 1, 1)
     );
 }
+
+async fn a_metric_naming_an_unknown_rule_is_invalid_and_writes_nothing(backend: Backend) {
+    let (t, rule) = common::open_with_rule(backend, "a", "x").await;
+    let mut stray = point("row_count", 1.0, 0);
+    stray.rule_id = Some(999_999);
+    let run = common::run(&rule, 0, RunStatus::Failed);
+    let violation = common::violation(Severity::High, 0);
+    let err = t
+        .store
+        .record_run(
+            &run,
+            Some(&violation),
+            &[point("null_count", 0.0, 0), stray],
+        )
+        .await
+        .unwrap_err();
+    // The database's foreign key refuses it, after the run row was written.
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    for table in ["runs", "violations", "metrics"] {
+        assert_eq!(t.count(table).await, 0, "{table} rolled back");
+    }
+    assert!(t.store.record_run(&run, None, &[]).await.unwrap());
+}
+
+async fn unreadable_stored_values_are_corrupt_naming_row_and_column(backend: Backend) {
+    let (t, rule) = common::open_with_rule(backend, "a", "x").await;
+    let run = common::run(&rule, 0, RunStatus::Passed);
+    assert!(t.store.record_run(&run, None, &[]).await.unwrap());
+    t.execute("UPDATE runs SET status = 'NOT_A_STATUS'").await;
+    let err = t.store.runs(&RunFilter::default()).await.unwrap_err();
+    let expected = format!("run {} column status", run.id);
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains(&expected)),
+        "{err}"
+    );
+}
+
+on_each_backend!(
+    recording_a_run_twice_writes_it_once,
+    runs_of_unknown_rules_and_bad_values_are_refused_before_writing,
+    runs_filter_by_since_rule_and_status_newest_first,
+    metrics_filter_by_series_and_since_oldest_first,
+    concurrent_recordings_of_one_run_write_it_once,
+    a_metric_naming_an_unknown_rule_is_invalid_and_writes_nothing,
+    unreadable_stored_values_are_corrupt_naming_row_and_column,
+);

@@ -1,12 +1,14 @@
 mod common;
 
+use common::{on_each_backend, Backend};
+
 use dq_core::{RunStatus, Severity};
 use dq_store::{StoreError, ViolationFilter, ViolationRecord};
 
 /// Violations of rules a (HIGH at :00, LOW at :05, CRITICAL at :10) and
 /// b (INFO at :05, MEDIUM at :15); returns them by label.
-async fn seeded() -> (common::TestStore, Vec<ViolationRecord>) {
-    let t = common::open().await;
+async fn seeded(backend: Backend) -> (common::TestStore, Vec<ViolationRecord>) {
+    let t = common::open(backend).await;
     let a = common::rule("a", "x");
     let b = common::rule("b", "x");
     t.store
@@ -46,9 +48,8 @@ fn id_of(all: &[ViolationRecord], wanted: &str) -> i64 {
     all.iter().find(|v| label(v) == wanted).unwrap().id
 }
 
-#[tokio::test]
-async fn violations_filter_by_since_rule_acknowledgement_and_severity() {
-    let (t, all) = seeded().await;
+async fn violations_filter_by_since_rule_acknowledgement_and_severity(backend: Backend) {
+    let (t, all) = seeded(backend).await;
     let labels: Vec<String> = all.iter().map(label).collect();
     assert_eq!(
         labels,
@@ -130,9 +131,8 @@ async fn violations_filter_by_since_rule_acknowledgement_and_severity() {
     }
 }
 
-#[tokio::test]
-async fn acknowledging_sets_who_when_and_why_once() {
-    let (t, all) = seeded().await;
+async fn acknowledging_sets_who_when_and_why_once(backend: Backend) {
+    let (t, all) = seeded(backend).await;
     let (v0, v5, v10) = (id_of(&all, "a@0"), id_of(&all, "a@5"), id_of(&all, "a@10"));
 
     let done = t
@@ -169,9 +169,8 @@ async fn acknowledging_sets_who_when_and_why_once() {
     assert!(!get(id_of(&all, "b@5")).acknowledged);
 }
 
-#[tokio::test]
-async fn acknowledging_an_unknown_id_acknowledges_nothing() {
-    let (t, all) = seeded().await;
+async fn acknowledging_an_unknown_id_acknowledges_nothing(backend: Backend) {
+    let (t, all) = seeded(backend).await;
     let known = id_of(&all, "b@5");
     let err = t
         .store
@@ -205,3 +204,43 @@ async fn acknowledging_an_unknown_id_acknowledges_nothing() {
         .unwrap()
         .is_empty());
 }
+
+async fn concurrent_acknowledgements_keep_the_first(backend: Backend) {
+    let (t, all) = seeded(backend).await;
+    let ids: Vec<i64> = all.iter().map(|v| v.id).collect();
+    let tasks: Vec<_> = ["ana", "bob", "cy", "dee"]
+        .into_iter()
+        .map(|who| {
+            let (store, ids) = (t.store.clone(), ids.clone());
+            tokio::spawn(async move {
+                let done = store.acknowledge(&ids, who, None, common::at(30)).await;
+                (who, done.unwrap())
+            })
+        })
+        .collect();
+    let mut by_whom = Vec::new();
+    for task in tasks {
+        by_whom.push(task.await.unwrap());
+    }
+    let mut acknowledged: Vec<i64> = by_whom.iter().flat_map(|(_, ids)| ids.clone()).collect();
+    acknowledged.sort_unstable();
+    let mut expected = ids.clone();
+    expected.sort_unstable();
+    assert_eq!(acknowledged, expected, "each id acknowledged exactly once");
+    let now = t
+        .store
+        .violations(&ViolationFilter::default())
+        .await
+        .unwrap();
+    for v in now {
+        let (who, _) = by_whom.iter().find(|(_, ids)| ids.contains(&v.id)).unwrap();
+        assert_eq!(v.acknowledged_by.as_deref(), Some(*who), "{}", v.id);
+    }
+}
+
+on_each_backend!(
+    violations_filter_by_since_rule_acknowledgement_and_severity,
+    acknowledging_sets_who_when_and_why_once,
+    acknowledging_an_unknown_id_acknowledges_nothing,
+    concurrent_acknowledgements_keep_the_first,
+);

@@ -7,13 +7,19 @@ use crate::error::Result;
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
-pub(super) async fn migrate(pool: &SqlitePool) -> Result<()> {
+pub(crate) async fn migrate(pool: &SqlitePool) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    // `run_direct` is what `Migrator::run` does once it has a connection; its
+    // `Acquire` bound makes rustc unable to prove the future `Send` for every
+    // lifetime, and then `Store::open` could not be spawned. (sqlx keeps
+    // `run_direct` public for exactly this.)
+    //
     // SQLite has no migration lock: two processes opening a fresh file at
     // once (beat and worker started together) can both try a migration, and
     // the loser fails on "table already exists" after its rollback. Running
     // again then sees the winner's work as applied.
-    if MIGRATOR.run(pool).await.is_err() {
-        MIGRATOR.run(pool).await?;
+    if MIGRATOR.run_direct(None, &mut *conn, false).await.is_err() {
+        MIGRATOR.run_direct(None, &mut *conn, false).await?;
     }
     Ok(())
 }

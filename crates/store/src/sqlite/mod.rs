@@ -1,48 +1,57 @@
-//! The SQLite backend. Each file holds one table's queries (`rules.rs`,
-//! `runs.rs`, `violations.rs`, `metrics.rs`) or one piece of plumbing
-//! (`pool.rs`, `migrator.rs`, `codec.rs`, `conditions.rs`); the PostgreSQL
-//! backend uses the same names.
+//! The SQLite backend: connections and the pool (`pool.rs`), migrations
+//! (`migrator.rs`), how values sit in SQLite columns (`codec.rs`), and here
+//! the SQL only SQLite speaks. The queries themselves are shared
+//! (`crate::tables`); the PostgreSQL backend has the same files.
 //!
 //! Every write transaction starts with `BEGIN IMMEDIATE`: it takes the write
 //! lock up front, so a transaction that reads then writes waits on
-//! `busy_timeout` instead of failing when another writer got in between.
+//! `busy_timeout` instead of failing when another writer got in between. It
+//! also makes concurrent loads take turns, with no lock of their own.
 
 mod codec;
-mod conditions;
-mod metrics;
 mod migrator;
 mod pool;
-mod rules;
-mod runs;
-mod violations;
 
-use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Executor, Sqlite, SqliteConnection};
 
-use crate::error::Result;
+use crate::sql::{bound, Dialect, Statement};
 
-#[derive(Debug, Clone)]
-pub(crate) struct SqliteStore {
-    pool: SqlitePool,
-}
+pub(crate) use migrator::migrate;
+pub(crate) use pool::{connect, url_is_supported};
 
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+/// Lists are bound as one JSON array and read back with `json_each`.
+const IN_JSON_LIST: &str = " IN (SELECT value FROM json_each(";
 
-impl SqliteStore {
-    pub(crate) fn url_is_supported(url: &str) -> bool {
-        pool::url_is_supported(url)
+impl Dialect for Sqlite {
+    const BACKEND: &'static str = "sqlite";
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const LOCK_LOADS: Option<&'static str> = None;
+    const SELECT_TOUCHED_RULES: &'static str =
+        "SELECT id, name, enabled, source, definition FROM rules \
+         WHERE source IN (SELECT value FROM json_each($1)) \
+             OR name IN (SELECT value FROM json_each($2))";
+    const SELECT_KNOWN_VIOLATIONS: &'static str =
+        "SELECT id FROM violations WHERE id IN (SELECT value FROM json_each($1))";
+    const ACKNOWLEDGE: &'static str = "UPDATE violations \
+         SET acknowledged = TRUE, acknowledged_by = $2, acknowledged_at = $3, ack_note = $4 \
+         WHERE acknowledged = FALSE AND id IN (SELECT value FROM json_each($1)) \
+         RETURNING id";
+    const IN_LIST: (&'static str, &'static str) = (IN_JSON_LIST, "))");
+    const HAS_TAG: (&'static str, &'static str) = (
+        "EXISTS (SELECT 1 FROM json_each(rules.tags) WHERE json_each.value = ",
+        ")",
+    );
+
+    async fn execute(conn: &mut SqliteConnection, statement: Statement) -> sqlx::Result<u64> {
+        let done = conn.execute(bound::<Sqlite>(statement)).await?;
+        Ok(done.rows_affected())
     }
 
-    pub(crate) async fn open(url: &str) -> Result<Self> {
-        Ok(SqliteStore {
-            pool: pool::connect(url).await?,
-        })
-    }
-
-    pub(crate) async fn migrate(&self) -> Result<()> {
-        migrator::migrate(&self.pool).await
-    }
-
-    pub(crate) async fn close(&self) {
-        self.pool.close().await;
+    async fn fetch(
+        conn: &mut SqliteConnection,
+        statement: Statement,
+    ) -> sqlx::Result<Vec<SqliteRow>> {
+        conn.fetch_all(bound::<Sqlite>(statement)).await
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{Result, StoreError};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: u32 = 8;
 
-pub(super) fn url_is_supported(url: &str) -> bool {
+pub(crate) fn url_is_supported(url: &str) -> bool {
     url.starts_with("sqlite:") && !database_part(url).is_empty()
 }
 
@@ -29,7 +29,7 @@ fn is_in_memory(url: &str) -> bool {
     database_part(url) == ":memory:" || url.contains("mode=memory")
 }
 
-pub(super) async fn connect(url: &str) -> Result<SqlitePool> {
+pub(crate) async fn connect(url: &str) -> Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Invalid(format!("store URL {url:?}: {e}")))?
         .create_if_missing(true)

@@ -1,0 +1,29 @@
+//! The store's queries, one file per table, written once for every backend
+//! (see [`crate::sql`] for what a backend supplies). Each write that belongs
+//! together runs in one transaction begun with the backend's
+//! `Dialect::BEGIN_WRITE`.
+
+pub(crate) mod metrics;
+pub(crate) mod rules;
+pub(crate) mod runs;
+pub(crate) mod violations;
+
+use crate::sql::Statement;
+
+/// An insert built, its values checked, before its transaction begins; the
+/// rule id, read inside the transaction, is its last placeholder.
+pub(crate) struct AwaitingRuleId {
+    statement: Statement,
+    /// A rule id the row brings itself, bound instead.
+    own: Option<i64>,
+}
+
+impl AwaitingRuleId {
+    pub(crate) fn new(statement: Statement, own: Option<i64>) -> Self {
+        AwaitingRuleId { statement, own }
+    }
+
+    pub(crate) fn with_rule_id(self, rule_id: i64) -> Statement {
+        self.statement.arg(self.own.unwrap_or(rule_id))
+    }
+}

@@ -50,6 +50,26 @@ pub(crate) fn custom_body(sql: &str) -> Result<String, TargetError> {
     Ok(body.to_string())
 }
 
+/// A scalar query that did not return exactly one row (`rows` is 0 or 2,
+/// for "more than one"): the same words on every backend.
+pub(crate) fn scalar_row_count_error(rows: usize) -> TargetError {
+    let found = if rows == 0 {
+        "no row"
+    } else {
+        "more than one row"
+    };
+    TargetError::query(format!(
+        "custom SQL in scalar mode returned {found} (expected exactly one row with one value)"
+    ))
+}
+
+/// A scalar query whose value is no number; `why` says what came back.
+pub(crate) fn scalar_value_error(why: &str) -> TargetError {
+    TargetError::query(format!(
+        "custom SQL in scalar mode returned {why} (expected a number)"
+    ))
+}
+
 /// The SQL with string literals, quoted names and comments blanked, so
 /// screening does not trip on `note = 'drop; it'`.
 fn code_only(sql: &str) -> String {

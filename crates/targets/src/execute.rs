@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use dq_core::{
-    judge, observe, DatasetMetrics, MetricRequest, Observation, Rule, RuleName, RunStatus,
-    ScanPlan, Verdict,
+    judge, observe, ColumnInfo, DatasetMetrics, MetricRequest, Observation, Rule, RuleName,
+    RunStatus, ScanPlan, Verdict,
 };
 
 use crate::error::TargetError;
@@ -54,12 +54,32 @@ pub struct RuleOutcome {
 pub(crate) struct Computed {
     pub(crate) metrics: DatasetMetrics,
     pub(crate) failures: BTreeMap<String, TargetError>,
+    /// Failing rows a backend got as a by-product of computing a metric (by
+    /// metric key), e.g. the most repeated values of a duplicate count. A
+    /// violated rule that needs that metric shows these instead of issuing
+    /// a sample query.
+    pub(crate) samples: BTreeMap<String, Vec<serde_json::Value>>,
+    /// The dataset's columns as the scan's catalogue query saw them, for
+    /// backends whose sample queries depend on column types.
+    pub(crate) columns: Option<Vec<ColumnInfo>>,
 }
 
 impl Computed {
     pub(crate) fn merge(&mut self, other: Computed) {
         self.metrics.extend(other.metrics);
         self.failures.extend(other.failures);
+        self.samples.extend(other.samples);
+        if other.columns.is_some() {
+            self.columns = other.columns;
+        }
+    }
+
+    /// Rows prefetched for one of `rule`'s metrics, if any.
+    fn prefetched_samples(&self, rule: &Rule) -> Option<&Vec<serde_json::Value>> {
+        rule.check
+            .metric_requests()
+            .iter()
+            .find_map(|r| self.samples.get(&r.key()))
     }
 
     pub(crate) fn fail_if_missing(&mut self, key: String, error: &TargetError) {
@@ -141,8 +161,14 @@ async fn judge_rule(
     let verdict = judge(rule, &observation);
     let mut samples = Vec::new();
     if verdict.status.is_violation() && options.sample_limit > 0 {
-        if let Some(request) = rule.check.sample_request() {
-            match target.fetch_samples(plan, rule, &request, options).await {
+        if let Some(rows) = computed.prefetched_samples(rule) {
+            samples = rows.clone();
+            samples.truncate(options.sample_limit);
+        } else if let Some(request) = rule.check.sample_request() {
+            match target
+                .fetch_samples(plan, rule, &request, computed, options)
+                .await
+            {
                 Ok(rows) => samples = rows,
                 // The verdict stands without its illustration.
                 Err(e) => {
@@ -152,10 +178,10 @@ async fn judge_rule(
             samples.truncate(options.sample_limit);
         }
     }
-    let effective_sample_size = plan
-        .scope
-        .sample_size
-        .and_then(|size| observation.row_count.map(|rows| rows.min(size)));
+    // The rows the sampled scan really counted: a page or row sample is
+    // only about `sample_size`, and a table too small or never analysed is
+    // read whole.
+    let effective_sample_size = plan.scope.sample_size.and(observation.row_count);
     RuleOutcome {
         rule: rule.name.clone(),
         verdict,

@@ -5,8 +5,9 @@
 //! rule — then each rule is observed and judged by dq-core, and failing rules
 //! get a bounded sample of their failing rows.
 //!
-//! Targets only read: connections are opened read-only, identifiers are
-//! quoted validated names, and every value is a bind parameter.
+//! Targets only read: SQLite connections are opened read-only, PostgreSQL
+//! statements run in read-only transactions, identifiers are quoted
+//! validated names, and every value is a bind parameter.
 //!
 //! Layout: `execute` is the target-agnostic orchestration, `custom_sql`
 //! screens user queries, `stats` counts queries by kind; each backend has
@@ -16,13 +17,15 @@
 mod custom_sql;
 mod error;
 mod execute;
+mod postgres;
 mod sqlite;
 mod stats;
 
 use dq_core::{Rule, SampleRequest, ScanPlan};
 
-pub use error::{format_duration, TargetError};
+pub use error::{format_duration, redact_url, TargetError};
 pub use execute::{compute_metrics, execute, ExecuteOptions, RuleOutcome, DEFAULT_SAMPLE_LIMIT};
+pub use postgres::PostgresTarget;
 pub use sqlite::SqliteTarget;
 pub use stats::QueryStats;
 
@@ -32,23 +35,30 @@ use execute::Computed;
 #[derive(Debug, Clone)]
 pub enum Target {
     Sqlite(SqliteTarget),
+    Postgres(PostgresTarget),
 }
 
 impl Target {
-    /// `url`: `sqlite://path` or `sqlite:path`. The file is opened read-only
-    /// and must exist: a missing file is a [`TargetError::Connect`] naming it.
+    /// `url`: `sqlite://path` or `sqlite:path` (the file is opened read-only
+    /// and must exist), or `postgres://...` / `postgresql://...` (a server
+    /// that must answer now). A target that cannot be reached is a
+    /// [`TargetError::Connect`] naming it, with any password masked.
     pub async fn connect(name: &str, url: &str) -> Result<Target, TargetError> {
         if url.starts_with("sqlite:") {
             return sqlite::connect(name, url).await.map(Target::Sqlite);
         }
+        if postgres::is_postgres_url(url) {
+            return postgres::connect(name, url).await.map(Target::Postgres);
+        }
         Err(TargetError::Unsupported {
-            url: url.to_string(),
+            url: redact_url(url),
         })
     }
 
     pub fn name(&self) -> &str {
         match self {
             Target::Sqlite(t) => t.name(),
+            Target::Postgres(t) => t.name(),
         }
     }
 
@@ -56,6 +66,7 @@ impl Target {
     pub fn query_stats(&self) -> QueryStats {
         match self {
             Target::Sqlite(t) => t.query_stats(),
+            Target::Postgres(t) => t.query_stats(),
         }
     }
 
@@ -63,24 +74,32 @@ impl Target {
     pub async fn close(&self) {
         match self {
             Target::Sqlite(t) => t.close().await,
+            Target::Postgres(t) => t.close().await,
         }
     }
 
     pub(crate) async fn compute(&self, plan: &ScanPlan<'_>, options: &ExecuteOptions) -> Computed {
         match self {
             Target::Sqlite(t) => sqlite::compute(t, plan, options).await,
+            Target::Postgres(t) => postgres::compute(t, plan, options).await,
         }
     }
 
+    /// `computed` is what the plan's scan found, for backends that word a
+    /// sample query by the dataset's column types.
     pub(crate) async fn fetch_samples(
         &self,
         plan: &ScanPlan<'_>,
         rule: &Rule,
         request: &SampleRequest,
+        computed: &Computed,
         options: &ExecuteOptions,
     ) -> Result<Vec<serde_json::Value>, TargetError> {
         match self {
             Target::Sqlite(t) => sqlite::fetch_samples(t, plan, rule, request, options).await,
+            Target::Postgres(t) => {
+                postgres::fetch_samples(t, plan, rule, request, computed, options).await
+            }
         }
     }
 }

@@ -263,7 +263,7 @@ async fn connect_errors() {
     let error = Target::connect("warehouse", &url).await.unwrap_err();
     assert!(matches!(error, TargetError::Connect { .. }), "{error:?}");
 
-    for url in ["postgres://localhost/db", "sqlite::memory:", "orders.db"] {
+    for url in ["mysql://localhost/db", "sqlite::memory:", "orders.db"] {
         let error = Target::connect("x", url).await.unwrap_err();
         assert!(
             matches!(error, TargetError::Unsupported { .. }),

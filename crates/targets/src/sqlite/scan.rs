@@ -349,22 +349,8 @@ async fn custom_value(
         .await
         .map_err(|e| target.map_error(e, Context::CustomSql, timeout))?;
     target.release(conn).await;
-    let first = match rows.as_slice() {
-        [row] => row,
-        [] => {
-            return Err(TargetError::query(
-                "custom SQL in scalar mode returned no row (expected exactly one row with one value)",
-            ))
-        }
-        _ => {
-            return Err(TargetError::query(
-                "custom SQL in scalar mode returned more than one row (expected exactly one row with one value)",
-            ))
-        }
+    let [first] = rows.as_slice() else {
+        return Err(crate::custom_sql::scalar_row_count_error(rows.len()));
     };
-    rows::number(first, 0).map_err(|why| {
-        TargetError::query(format!(
-            "custom SQL in scalar mode returned {why} (expected a number)"
-        ))
-    })
+    rows::number(first, 0).map_err(|why| crate::custom_sql::scalar_value_error(&why))
 }

@@ -1,6 +1,9 @@
-//! Shared test fixtures: real SQLite files in temp dirs, written through an
-//! ordinary read-write connection, and rules built the way validation would.
+//! Shared test fixtures: real SQLite files in temp dirs and real PostgreSQL
+//! schemas (`pg`), written through ordinary read-write connections, and
+//! rules built the way validation would.
 #![allow(dead_code)] // each test binary uses its own subset
+
+pub mod pg;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -145,25 +148,92 @@ pub mod orders {
 
     pub const ACCEPTED: [&str; 3] = ["paid", "pending", "shipped"];
 
-    /// Row `id` is updated (1000 - id) minutes before the max; even ids
-    /// store ISO text with a space, odd ids Unix seconds, id 1000 'T...Z'.
-    fn updated_at(id: i64) -> Option<Ts> {
-        if (60..=62).contains(&id) {
-            return None;
+    /// One row of the fixture, as both the SQLite and the PostgreSQL
+    /// loaders store it.
+    pub struct Order {
+        pub id: i64,
+        pub customer_id: Option<i64>,
+        pub email: Option<String>,
+        pub amount: Option<f64>,
+        pub status: Option<&'static str>,
+        pub code: Option<String>,
+        pub region: &'static str,
+        /// (1000 - id) minutes before the max; NULL for ids 60..=62.
+        pub updated_at: Option<DateTime<Utc>>,
+    }
+
+    pub fn order(id: i64) -> Order {
+        Order {
+            id,
+            customer_id: match id {
+                1..=7 => None,
+                8..=10 => Some(5001),
+                11..=12 => Some(5002),
+                13..=14 => Some(5003),
+                15..=16 => Some(5004),
+                _ => Some(10_000 + id),
+            },
+            email: match id {
+                20 => Some("not-an-email".to_string()),
+                21 => Some("a@b".to_string()),
+                22 => Some("x y@example.com".to_string()),
+                23 | 24 => None,
+                _ => Some(format!("user{id}@example.com")),
+            },
+            amount: match id {
+                30 => Some(-5.0),
+                31 => Some(1500.0),
+                32 => None,
+                _ => Some((id % 100) as f64 + 0.5),
+            },
+            status: match id {
+                40 => Some("lost"),
+                41 => Some("PAID"),
+                42 => Some("refunded"),
+                43 => Some("unknown"),
+                44 => Some(""),
+                45 => None,
+                _ => Some(ACCEPTED[(id % 3) as usize]),
+            },
+            code: match id {
+                50 => Some("ab".to_string()),
+                51 => Some(String::new()),
+                52 => Some("toolong".to_string()),
+                53 => Some("x".to_string()),
+                54 => Some("abcdef".to_string()),
+                55 => Some("123456".to_string()),
+                56 => None,
+                _ => Some(format!("C{:03}", id % 1000)),
+            },
+            region: if id % 4 == 0 { "EU" } else { "US" },
+            updated_at: if (60..=62).contains(&id) {
+                None
+            } else {
+                Some(max_timestamp() - chrono::Duration::minutes(1000 - id))
+            },
         }
-        let t = max_timestamp() - chrono::Duration::minutes(1000 - id);
-        Some(if id == 1000 {
+    }
+
+    pub fn all() -> impl Iterator<Item = Order> {
+        (1..=ROWS as i64).map(order)
+    }
+
+    /// SQLite stores timestamps as people do: even ids ISO text with a
+    /// space, odd ids Unix seconds, id 1000 'T...Z'.
+    enum Ts {
+        Text(String),
+        Unix(i64),
+    }
+
+    fn sqlite_updated_at(order: &Order) -> Option<Ts> {
+        let t = order.updated_at?;
+        Some(if order.id == 1000 {
             Ts::Text(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        } else if id % 2 == 0 {
+        } else if order.id % 2 == 0 {
             Ts::Text(t.format("%Y-%m-%d %H:%M:%S").to_string())
         } else {
             Ts::Unix(t.timestamp())
         })
-    }
-
-    enum Ts {
-        Text(String),
-        Unix(i64),
     }
 
     pub async fn create(db: &Db) {
@@ -181,60 +251,19 @@ pub mod orders {
         )
         .await;
         let mut tx = db.writer.begin().await.unwrap();
-        for id in 1..=ROWS as i64 {
-            let customer_id = match id {
-                1..=7 => None,
-                8..=10 => Some(5001),
-                11..=12 => Some(5002),
-                13..=14 => Some(5003),
-                15..=16 => Some(5004),
-                _ => Some(10_000 + id),
-            };
-            let email = match id {
-                20 => Some("not-an-email".to_string()),
-                21 => Some("a@b".to_string()),
-                22 => Some("x y@example.com".to_string()),
-                23 | 24 => None,
-                _ => Some(format!("user{id}@example.com")),
-            };
-            let amount = match id {
-                30 => Some(-5.0),
-                31 => Some(1500.0),
-                32 => None,
-                _ => Some((id % 100) as f64 + 0.5),
-            };
-            let status = match id {
-                40 => Some("lost"),
-                41 => Some("PAID"),
-                42 => Some("refunded"),
-                43 => Some("unknown"),
-                44 => Some(""),
-                45 => None,
-                _ => Some(ACCEPTED[(id % 3) as usize]),
-            };
-            let code = match id {
-                50 => Some("ab".to_string()),
-                51 => Some(String::new()),
-                52 => Some("toolong".to_string()),
-                53 => Some("x".to_string()),
-                54 => Some("abcdef".to_string()),
-                55 => Some("123456".to_string()),
-                56 => None,
-                _ => Some(format!("C{:03}", id % 1000)),
-            };
-            let region = if id % 4 == 0 { "EU" } else { "US" };
+        for order in all() {
             let query = sqlx::query(
                 "INSERT INTO orders (id, customer_id, email, amount, status, code, region, updated_at)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
-            .bind(id)
-            .bind(customer_id)
-            .bind(email)
-            .bind(amount)
-            .bind(status)
-            .bind(code)
-            .bind(region);
-            let query = match updated_at(id) {
+            .bind(order.id)
+            .bind(order.customer_id)
+            .bind(order.email.clone())
+            .bind(order.amount)
+            .bind(order.status)
+            .bind(order.code.clone())
+            .bind(order.region);
+            let query = match sqlite_updated_at(&order) {
                 None => query.bind(None::<i64>),
                 Some(Ts::Text(t)) => query.bind(t),
                 Some(Ts::Unix(t)) => query.bind(t),

@@ -1,0 +1,538 @@
+//! PostgreSQL text for every request: the scope's source (relation, sample,
+//! filter, window), predicates, the fused scan, the duplicate count with
+//! its top values, catalogue, sample and custom queries. Identifiers only
+//! ever enter as `quoted()` validated names; every value (accepted values,
+//! bounds, regexes, cutoffs, limits, sample percentages) is a `$n` bind.
+//!
+//! The SQL is worded by each column's type, as a person writing it by hand
+//! would: a numeric column is compared with numeric constants (not
+//! converted to float on every row), a timestamp window binds a timestamp.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use dq_core::{ColumnInfo, Dataset, Identifier, Literal, MetricRequest, RowPredicate, Scope};
+use sqlx::postgres::{PgArguments, Postgres};
+use sqlx::query::Query;
+use sqlx::AssertSqlSafe;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Bind {
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Bool(bool),
+    Timestamptz(DateTime<Utc>),
+    Timestamp(NaiveDateTime),
+}
+
+/// SQL text with `$n` placeholders and their values, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Sql {
+    pub(crate) text: String,
+    pub(crate) binds: Vec<Bind>,
+}
+
+impl Sql {
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    fn bind(&mut self, value: Bind) -> &mut Self {
+        self.binds.push(value);
+        self.text.push_str(&format!("${}", self.binds.len()));
+        self
+    }
+
+    /// The text is built only from quoted identifiers, fixed SQL and `$n`
+    /// placeholders (or a screened filter / a user's custom SQL, both run in
+    /// a read-only transaction), which is what `AssertSqlSafe` asserts.
+    pub(crate) fn query(&self) -> Query<'static, Postgres, PgArguments> {
+        let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
+        for bind in &self.binds {
+            query = match bind {
+                Bind::Int(v) => query.bind(*v),
+                Bind::Real(v) => query.bind(*v),
+                Bind::Text(v) => query.bind(v.clone()),
+                Bind::Bool(v) => query.bind(*v),
+                Bind::Timestamptz(v) => query.bind(*v),
+                Bind::Timestamp(v) => query.bind(*v),
+            };
+        }
+        query
+    }
+}
+
+/// What SQL a column's type calls for, from its `format_type` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Timestamptz,
+    Timestamp,
+    Date,
+    /// `numeric`: exact, and slow to convert, so compared with numerics.
+    Decimal,
+    /// Integers and floats.
+    Number,
+    Bool,
+    Text,
+    /// Anything else (enums, uuid, json, arrays, domains): read as text.
+    Other,
+}
+
+impl Kind {
+    pub(crate) fn of(data_type: &str) -> Kind {
+        // `numeric(12,2)`, `timestamp(3) with time zone`: the typmod does not matter.
+        let mut base = String::new();
+        let mut depth = 0;
+        for c in data_type.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ if depth == 0 => base.push(c),
+                _ => {}
+            }
+        }
+        match base
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .as_str()
+        {
+            "timestamp with time zone" => Kind::Timestamptz,
+            "timestamp without time zone" => Kind::Timestamp,
+            "date" => Kind::Date,
+            "numeric" => Kind::Decimal,
+            "smallint" | "integer" | "bigint" | "real" | "double precision" => Kind::Number,
+            "boolean" => Kind::Bool,
+            "text" | "character varying" | "character" => Kind::Text,
+            _ => Kind::Other,
+        }
+    }
+}
+
+/// The dataset's columns, to look up a column's [`Kind`]; an unknown column
+/// is `Other` (its text form), which the catalogue check makes rare.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Columns<'a>(pub(crate) &'a [ColumnInfo]);
+
+impl Columns<'_> {
+    pub(crate) fn kind(&self, column: &Identifier) -> Kind {
+        self.0
+            .iter()
+            .find(|c| c.name == column.as_str())
+            .map_or(Kind::Other, |c| Kind::of(&c.data_type))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    /// Whole pages: reads only the sampled fraction of the table.
+    System,
+    /// Single rows: reads every page, keeps each row with probability p.
+    Bernoulli,
+}
+
+/// A `TABLESAMPLE` clause. The seed makes every statement of one run draw
+/// the same sample, so the fused scan and the duplicate count agree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Sample {
+    pub(crate) method: Method,
+    pub(crate) percent: f64,
+    pub(crate) seed: f64,
+}
+
+/// SYSTEM keeps or drops whole pages, so a sample of few pages is lumpy
+/// (a page holds ~100 rows); below this many expected pages the table is
+/// small enough that BERNOULLI, which reads every page, costs little.
+const MIN_SYSTEM_PAGES: f64 = 100.0;
+
+/// How to draw about `size` rows from a table the planner estimates at
+/// `reltuples` rows in `relpages` pages. `None` reads the whole table: no
+/// sample wanted, a table never analysed (`reltuples` -1) or empty, or a
+/// sample as large as the table.
+pub(crate) fn sample(
+    size: Option<u64>,
+    reltuples: f64,
+    relpages: i64,
+    seed: f64,
+) -> Option<Sample> {
+    let size = size? as f64;
+    if reltuples.is_nan() || reltuples <= 0.0 {
+        return None;
+    }
+    let percent = 100.0 * size / reltuples;
+    if percent >= 100.0 {
+        return None;
+    }
+    let pages = relpages.max(0) as f64 * percent / 100.0;
+    let method = if pages >= MIN_SYSTEM_PAGES {
+        Method::System
+    } else {
+        Method::Bernoulli
+    };
+    Some(Sample {
+        method,
+        percent,
+        seed,
+    })
+}
+
+/// The rows a query sees: the dataset, maybe sampled, with the scope's
+/// filter and window as conditions.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Source {
+    relation: String,
+    sample: Option<Sample>,
+    filter: Option<String>,
+    /// `lhs >= bind` with a cast for the bind.
+    window: Option<(String, Bind, &'static str)>,
+}
+
+impl Source {
+    pub(crate) fn new(
+        dataset: &Dataset,
+        scope: &Scope,
+        now: DateTime<Utc>,
+        columns: Columns<'_>,
+        sample: Option<Sample>,
+    ) -> Source {
+        let window = scope.window.as_ref().map(|w| {
+            let cutoff = chrono::Duration::from_std(w.length)
+                .ok()
+                .and_then(|length| now.checked_sub_signed(length))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            let c = w.column.quoted();
+            match columns.kind(&w.column) {
+                Kind::Timestamptz => (c, Bind::Timestamptz(cutoff), ""),
+                Kind::Timestamp | Kind::Date => (c, Bind::Timestamp(cutoff.naive_utc()), ""),
+                Kind::Number => (c, Bind::Real(unix_seconds(cutoff)), ""),
+                Kind::Decimal => (c, Bind::Real(unix_seconds(cutoff)), "::numeric"),
+                Kind::Text | Kind::Bool | Kind::Other => {
+                    (format!("{c}::timestamptz"), Bind::Timestamptz(cutoff), "")
+                }
+            }
+        });
+        Source {
+            relation: dataset.quoted(),
+            sample,
+            filter: scope.filter.as_ref().map(|f| f.as_sql().to_string()),
+            window,
+        }
+    }
+
+    /// ` FROM rel [TABLESAMPLE ...] [WHERE filter AND window AND extra]`.
+    fn push_from(&self, sql: &mut Sql, extra: Option<&dyn Fn(&mut Sql)>) {
+        sql.push(" FROM ").push(&self.relation);
+        if let Some(sample) = &self.sample {
+            let method = match sample.method {
+                Method::System => "SYSTEM",
+                Method::Bernoulli => "BERNOULLI",
+            };
+            sql.push(&format!(" TABLESAMPLE {method} ("))
+                .bind(Bind::Real(sample.percent))
+                .push(") REPEATABLE (")
+                .bind(Bind::Real(sample.seed))
+                .push(")");
+        }
+        let mut first = true;
+        let mut and = |sql: &mut Sql| {
+            sql.push(if first { " WHERE " } else { " AND " });
+            first = false;
+        };
+        if let Some(filter) = &self.filter {
+            and(sql);
+            sql.push("(").push(filter).push(")");
+        }
+        if let Some((lhs, cutoff, cast)) = &self.window {
+            and(sql);
+            sql.push(&format!("{lhs} >= "))
+                .bind(cutoff.clone())
+                .push(cast);
+        }
+        if let Some(extra) = extra {
+            and(sql);
+            extra(sql);
+        }
+    }
+}
+
+pub(crate) fn unix_seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+fn saturating_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The column as text, for checks on text (a regex, a length) of a column
+/// of another type.
+fn as_text(column: &Identifier, kind: Kind) -> String {
+    match kind {
+        Kind::Text => column.quoted(),
+        _ => format!("{}::text", column.quoted()),
+    }
+}
+
+fn literal_text(value: &Literal) -> String {
+    match value {
+        Literal::Text(v) => v.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `(lhs < $1 OR lhs > $2)` for the bounds given, each bind cast by
+/// `cast`; `false` for none.
+fn outside(sql: &mut Sql, lhs: &str, min: Option<Bind>, max: Option<Bind>, cast: &str) {
+    let parts: Vec<(&str, Bind)> = [("<", min), (">", max)]
+        .into_iter()
+        .filter_map(|(op, bound)| bound.map(|b| (op, b)))
+        .collect();
+    if parts.is_empty() {
+        sql.push("false");
+        return;
+    }
+    sql.push("(");
+    for (i, (op, bound)) in parts.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push(&format!("{lhs} {op} ")).bind(bound).push(cast);
+    }
+    sql.push(")");
+}
+
+/// Compares in the column's own type when the values are of that type
+/// (numbers with a numeric column, booleans with a boolean one, anything
+/// with a text column), otherwise as text: an enum label, a uuid.
+fn not_in(sql: &mut Sql, column: &Identifier, values: &[Literal], kind: Kind) {
+    let c = column.quoted();
+    sql.push(&format!("{c} IS NOT NULL"));
+    if values.is_empty() {
+        return;
+    }
+    let numbers = values
+        .iter()
+        .all(|v| matches!(v, Literal::Integer(_) | Literal::Float(_)));
+    let booleans = values.iter().all(|v| matches!(v, Literal::Bool(_)));
+    let typed = |value: &Literal| match value {
+        Literal::Integer(v) => Bind::Int(*v),
+        Literal::Float(v) => Bind::Real(*v),
+        Literal::Bool(v) => Bind::Bool(*v),
+        Literal::Text(v) => Bind::Text(v.clone()),
+    };
+    let text = |value: &Literal| Bind::Text(literal_text(value));
+    let (lhs, binds, cast): (String, Vec<Bind>, &str) = match kind {
+        Kind::Decimal if numbers => (c, values.iter().map(typed).collect(), "::numeric"),
+        Kind::Number if numbers => (c, values.iter().map(typed).collect(), ""),
+        Kind::Bool if booleans => (c, values.iter().map(typed).collect(), ""),
+        Kind::Text => (c, values.iter().map(text).collect(), ""),
+        _ => (as_text(column, kind), values.iter().map(text).collect(), ""),
+    };
+    sql.push(&format!(" AND {lhs} NOT IN ("));
+    for (i, bind) in binds.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(bind).push(cast);
+    }
+    sql.push(")");
+}
+
+/// The condition a failing row meets. NULLs never fail a value check:
+/// everything but IsNull requires the column to be non-NULL.
+fn predicate(sql: &mut Sql, p: &RowPredicate, columns: Columns<'_>, source: &Source) {
+    match p {
+        RowPredicate::IsNull(c) => {
+            sql.push(&format!("{} IS NULL", c.quoted()));
+        }
+        RowPredicate::NotIn(c, values) => not_in(sql, c, values, columns.kind(c)),
+        RowPredicate::OutsideRange(c, min, max) => {
+            let q = c.quoted();
+            let cast = match columns.kind(c) {
+                Kind::Decimal => "::numeric",
+                _ => "",
+            };
+            sql.push(&format!("{q} IS NOT NULL AND "));
+            outside(sql, &q, min.map(Bind::Real), max.map(Bind::Real), cast);
+        }
+        RowPredicate::RegexMismatch(c, regex) => {
+            let text = as_text(c, columns.kind(c));
+            sql.push(&format!("{} IS NOT NULL AND {text} !~ ", c.quoted()))
+                .bind(Bind::Text(regex.clone()));
+        }
+        RowPredicate::LengthOutside(c, min, max) => {
+            let length = format!("char_length({})", as_text(c, columns.kind(c)));
+            let bound = |v: &Option<u64>| v.map(|v| Bind::Int(saturating_i64(v)));
+            sql.push(&format!("{} IS NOT NULL AND ", c.quoted()));
+            outside(sql, &length, bound(min), bound(max), "");
+        }
+        RowPredicate::Duplicated(c) => {
+            let q = c.quoted();
+            sql.push(&format!("{q} IN (SELECT {q}"));
+            source.push_from(
+                sql,
+                Some(&|s: &mut Sql| {
+                    s.push(&format!("{q} IS NOT NULL"));
+                }),
+            );
+            sql.push(&format!(" GROUP BY {q} HAVING count(*) > 1)"));
+        }
+    }
+}
+
+/// Appends the select-list expression of a scan aggregate (nothing for
+/// requests that need a query of their own).
+fn aggregate(sql: &mut Sql, request: &MetricRequest, columns: Columns<'_>, source: &Source) {
+    match request {
+        MetricRequest::RowCount => {
+            sql.push("count(*)");
+        }
+        // What a person writes, and a plain aggregate rather than a filter.
+        MetricRequest::CountWhere(RowPredicate::IsNull(c)) => {
+            sql.push(&format!("count(*) - count({})", c.quoted()));
+        }
+        MetricRequest::CountWhere(p) => {
+            sql.push("count(*) FILTER (WHERE ");
+            predicate(sql, p, columns, source);
+            sql.push(")");
+        }
+        MetricRequest::Avg(c) => {
+            sql.push(&format!("avg({})::float8", c.quoted()));
+        }
+        MetricRequest::MaxTimestamp(c) => {
+            let q = c.quoted();
+            sql.push(&match columns.kind(c) {
+                Kind::Timestamptz | Kind::Timestamp | Kind::Date => {
+                    format!("extract(epoch FROM max({q}))::float8")
+                }
+                // Numbers are Unix seconds already.
+                Kind::Number | Kind::Decimal => format!("max({q})::float8"),
+                _ => format!("extract(epoch FROM max({q}::timestamptz))::float8"),
+            });
+        }
+        MetricRequest::DuplicateRows(_)
+        | MetricRequest::Columns
+        | MetricRequest::CustomSql { .. } => {}
+    }
+}
+
+/// The fused scan: every aggregate in one pass, one result column each, in
+/// the order of `requests` (callers pass only scan aggregates).
+pub(crate) fn fused_scan(
+    source: &Source,
+    requests: &[&MetricRequest],
+    columns: Columns<'_>,
+) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    for (i, request) in requests
+        .iter()
+        .filter(|r| r.is_scan_aggregate())
+        .enumerate()
+    {
+        if i > 0 {
+            sql.push(", ");
+        }
+        aggregate(&mut sql, request, columns, source);
+    }
+    source.push_from(&mut sql, None);
+    sql
+}
+
+/// Non-NULL rows whose value occurs more than once, and the `limit` most
+/// repeated values with their counts as a JSON array of
+/// `{"<column>": value, "occurrences": n}`: one GROUP BY gives both, so a
+/// failing duplicate rule needs no sample query.
+pub(crate) fn duplicates(source: &Source, column: &Identifier, limit: usize) -> Sql {
+    let c = column.quoted();
+    let mut sql = Sql::default();
+    sql.push(&format!("WITH dq_dups AS (SELECT {c} AS v, count(*) AS n"));
+    source.push_from(
+        &mut sql,
+        Some(&|s: &mut Sql| {
+            s.push(&format!("{c} IS NOT NULL"));
+        }),
+    );
+    sql.push(&format!(
+        " GROUP BY {c} HAVING count(*) > 1) \
+         SELECT (SELECT coalesce(sum(n), 0)::int8 FROM dq_dups), \
+         (SELECT json_agg(json_build_object("
+    ))
+    .bind(Bind::Text(column.as_str().to_string()))
+    .push(
+        "::text, v, 'occurrences', n) ORDER BY n DESC, v)::text \
+         FROM (SELECT v, n FROM dq_dups ORDER BY n DESC, v LIMIT ",
+    )
+    .bind(Bind::Int(saturating_i64(limit as u64)))
+    .push(") dq_top)");
+    sql
+}
+
+/// Columns in order with their `format_type` names, and the planner's size
+/// estimates for sampling. The name resolves as the scan's queries will
+/// (search_path for an unqualified one); no row means no such relation.
+pub(crate) fn catalogue(dataset: &Dataset) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), \
+         c.reltuples::float8, c.relpages::int8 \
+         FROM pg_catalog.pg_class c \
+         LEFT JOIN pg_catalog.pg_attribute a \
+         ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+         WHERE c.oid = pg_catalog.to_regclass(",
+    )
+    .bind(Bind::Text(dataset.quoted()))
+    .push(") AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY a.attnum");
+    sql
+}
+
+/// Up to `limit` rows meeting `p`, each as one JSON object in column order.
+pub(crate) fn sample_where(
+    source: &Source,
+    p: &RowPredicate,
+    columns: Columns<'_>,
+    limit: usize,
+) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT row_to_json(dq_row.*)::text FROM (SELECT *");
+    source.push_from(
+        &mut sql,
+        Some(&|s: &mut Sql| predicate(s, p, columns, source)),
+    );
+    if let RowPredicate::Duplicated(c) = p {
+        // Copies side by side.
+        sql.push(&format!(" ORDER BY {}", c.quoted()));
+    }
+    sql.push(" LIMIT ")
+        .bind(Bind::Int(saturating_i64(limit as u64)))
+        .push(") dq_row");
+    sql
+}
+
+/// The newlines keep a trailing `-- comment` in the user's query from
+/// swallowing the closing parenthesis.
+pub(crate) fn custom_count(body: &str) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!("SELECT count(*) FROM (\n{body}\n) dq_custom"));
+    sql
+}
+
+/// Two rows are enough to tell "exactly one" from "more than one".
+pub(crate) fn custom_scalar(body: &str) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!(
+        "SELECT row_to_json(dq_row.*)::text FROM (\n{body}\n) dq_row LIMIT 2"
+    ));
+    sql
+}
+
+pub(crate) fn custom_sample(body: &str, limit: usize) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!(
+        "SELECT row_to_json(dq_row.*)::text FROM (\n{body}\n) dq_row LIMIT "
+    ))
+    .bind(Bind::Int(saturating_i64(limit as u64)));
+    sql
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,6 +2,7 @@
 //! the judge. Pure: no I/O, no async; everything here is tested with plain
 //! data-driven unit tests.
 
+pub mod catch_up;
 pub mod check;
 pub mod format;
 pub mod judge;

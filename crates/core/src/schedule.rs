@@ -65,6 +65,29 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// Every tick in `(after, until]`, oldest first, at most `limit` of them.
+    pub fn ticks_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Vec<DateTime<Utc>> {
+        let mut ticks = Vec::new();
+        let mut cursor = after;
+        while ticks.len() < limit {
+            match self.next_after(cursor) {
+                Some(tick) if tick <= until => {
+                    ticks.push(tick);
+                    cursor = tick;
+                }
+                _ => break,
+            }
+        }
+        ticks
+    }
+}
+
 pub fn parse_cron(expression: &str) -> Result<Cron, ScheduleError> {
     let trimmed = expression.trim();
     if !trimmed.starts_with('@') {
@@ -149,6 +172,90 @@ mod tests {
         assert_eq!(
             Schedule::new("0 2 * * *", "Mars/Olympus").unwrap_err(),
             ScheduleError::TimeZone("Mars/Olympus".into())
+        );
+    }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    /// Europe/Paris springs forward 2026-03-29 02:00 CET -> 03:00 CEST and
+    /// falls back 2026-10-25 03:00 CEST -> 02:00 CET.
+    #[test]
+    fn daylight_saving_transitions_neither_skip_nor_double() {
+        type Case = (
+            &'static str,
+            &'static str,
+            DateTime<Utc>,
+            DateTime<Utc>,
+            Vec<DateTime<Utc>>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "a daily 02:30 job runs once on the spring-forward day (at 03:00 CEST, the first valid time)",
+                "30 2 * * *",
+                utc(2026, 3, 28, 12, 0),
+                utc(2026, 3, 30, 12, 0),
+                vec![utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 30)],
+            ),
+            (
+                "a daily 02:30 job runs once on the fall-back day (the first 02:30)",
+                "30 2 * * *",
+                utc(2026, 10, 24, 12, 0),
+                utc(2026, 10, 26, 12, 0),
+                vec![utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)],
+            ),
+            (
+                "an hourly job across spring-forward: one run per real hour",
+                "0 * * * *",
+                utc(2026, 3, 28, 23, 30),
+                utc(2026, 3, 29, 3, 0),
+                vec![
+                    utc(2026, 3, 29, 0, 0),
+                    utc(2026, 3, 29, 1, 0),
+                    utc(2026, 3, 29, 2, 0),
+                    utc(2026, 3, 29, 3, 0),
+                ],
+            ),
+            (
+                "an hourly job across fall-back: one run per real hour, both 02:00s",
+                "0 * * * *",
+                utc(2026, 10, 24, 23, 30),
+                utc(2026, 10, 25, 3, 0),
+                vec![
+                    utc(2026, 10, 25, 0, 0),
+                    utc(2026, 10, 25, 1, 0),
+                    utc(2026, 10, 25, 2, 0),
+                    utc(2026, 10, 25, 3, 0),
+                ],
+            ),
+            (
+                "a seconds-level schedule",
+                "*/20 * * * * *",
+                utc(2026, 1, 1, 0, 0),
+                utc(2026, 1, 1, 0, 1),
+                vec![
+                    utc(2026, 1, 1, 0, 0) + chrono::Duration::seconds(20),
+                    utc(2026, 1, 1, 0, 0) + chrono::Duration::seconds(40),
+                    utc(2026, 1, 1, 0, 1),
+                ],
+            ),
+        ];
+        for (case, expr, after, until, expected) in cases {
+            let schedule = Schedule::new(expr, "Europe/Paris").unwrap();
+            assert_eq!(
+                schedule.ticks_between(after, until, 100),
+                expected,
+                "{case}"
+            );
+        }
+        let hourly = Schedule::new("0 * * * *", "UTC").unwrap();
+        assert_eq!(
+            hourly
+                .ticks_between(utc(2026, 1, 1, 0, 0), utc(2026, 1, 2, 0, 0), 5)
+                .len(),
+            5,
+            "limit"
         );
     }
 

@@ -34,18 +34,29 @@ pub struct DueTicks {
     pub cursor: DateTime<Utc>,
 }
 
+/// How late a tick may be and still count as on time rather than missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lateness {
+    /// Ticks at most this late are all enqueued, each one: a beat failover
+    /// (a lease expiring and another beat taking over) is not an outage and
+    /// must not fold ticks together. Set it above the lease ttl.
+    pub on_time: Duration,
+    /// Ticks later than this are never run; between `on_time` and `grace`
+    /// the catch-up policy decides.
+    pub grace: Duration,
+}
+
 /// Ticks after `cursor` (the last tick already handled) up to `now`.
-/// `grace` bounds how late a tick may still run; a tick missed by more is
-/// dropped (and counted) rather than run hours late.
 pub fn due_ticks(
     schedule: &Schedule,
     cursor: DateTime<Utc>,
     now: DateTime<Utc>,
     policy: CatchUp,
-    grace: Duration,
+    lateness: Lateness,
 ) -> DueTicks {
     // Bounded: a rule firing every second and a beat down for a week would
-    // otherwise enumerate 600,000 ticks. Past this, everything is "dropped".
+    // otherwise enumerate 600,000 ticks. The cursor advances by this many
+    // per call, so a long outage is worked off over a few calls.
     const SCAN_LIMIT: usize = 10_000;
     let due = schedule.ticks_between(cursor, now, SCAN_LIMIT);
     let Some(&latest) = due.last() else {
@@ -55,13 +66,25 @@ pub fn due_ticks(
             cursor,
         };
     };
-    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
-    let in_grace: Vec<DateTime<Utc>> = due.iter().copied().filter(|t| now - *t <= grace).collect();
+    let late = |t: &DateTime<Utc>| (now - *t).to_std().unwrap_or_default();
+    let on_time: Vec<DateTime<Utc>> = due
+        .iter()
+        .copied()
+        .filter(|t| late(t) <= lateness.on_time)
+        .collect();
+    let missed: Vec<DateTime<Utc>> = due
+        .iter()
+        .copied()
+        .filter(|t| late(t) > lateness.on_time && late(t) <= lateness.grace)
+        .collect();
     let enqueue = match policy {
-        CatchUp::Latest => in_grace.last().copied().into_iter().collect(),
+        // The missed ticks fold into one run, unless an on-time tick runs anyway.
+        CatchUp::Latest if on_time.is_empty() => missed.last().copied().into_iter().collect(),
+        CatchUp::Latest => on_time,
         CatchUp::All { max } => {
-            let skip = in_grace.len().saturating_sub(max);
-            in_grace[skip..].to_vec()
+            let keep = max.saturating_sub(on_time.len());
+            let skip = missed.len().saturating_sub(keep);
+            missed[skip..].iter().copied().chain(on_time).collect()
         }
     };
     DueTicks {
@@ -83,8 +106,12 @@ mod tests {
     #[test]
     fn policies() {
         let every_15 = Schedule::new("*/15 * * * *", "UTC").unwrap();
-        let hour = Duration::from_secs(3600);
-        let minute = Duration::from_secs(60);
+        let lateness = |grace_secs: u64| Lateness {
+            on_time: Duration::from_secs(30),
+            grace: Duration::from_secs(grace_secs),
+        };
+        let hour = lateness(3600);
+        let minute = lateness(60);
         // (case, cursor, now, policy, grace, enqueue, dropped, cursor after)
         let cases = vec![
             (
@@ -152,7 +179,7 @@ mod tests {
                 at(10, 0),
                 at(10, 15),
                 CatchUp::Latest,
-                Duration::ZERO,
+                lateness(0),
                 vec![at(10, 15)],
                 0,
                 at(10, 15),
@@ -167,6 +194,26 @@ mod tests {
     }
 
     #[test]
+    fn a_failover_enqueues_every_tick_it_delayed() {
+        let every_second = Schedule::new("* * * * * *", "UTC").unwrap();
+        let lateness = Lateness {
+            on_time: Duration::from_secs(30),
+            grace: Duration::from_secs(3600),
+        };
+        // The old leader enqueued 10:00:00 and died; the new one takes over 12 s later.
+        let now = at(10, 0) + chrono::Duration::seconds(12);
+        let due = due_ticks(&every_second, at(10, 0), now, CatchUp::Latest, lateness);
+        assert_eq!(due.enqueue.len(), 12);
+        assert_eq!(due.dropped, 0);
+        assert_eq!(due.cursor, now);
+        // A real outage, 2 minutes: the on-time ticks run, the rest fold away.
+        let now = at(10, 2);
+        let due = due_ticks(&every_second, at(10, 0), now, CatchUp::Latest, lateness);
+        assert_eq!(due.enqueue.len(), 31);
+        assert_eq!(due.dropped, 120 - 31);
+    }
+
+    #[test]
     fn a_long_outage_of_a_seconds_level_rule_is_bounded() {
         let every_second = Schedule::new("* * * * * *", "UTC").unwrap();
         let due = due_ticks(
@@ -174,7 +221,10 @@ mod tests {
             at(0, 0),
             at(23, 0),
             CatchUp::Latest,
-            Duration::from_secs(3600),
+            Lateness {
+                on_time: Duration::from_secs(20),
+                grace: Duration::from_secs(3600),
+            },
         );
         assert!(due.enqueue.len() <= 1);
         assert!(due.cursor <= at(23, 0));

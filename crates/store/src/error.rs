@@ -21,6 +21,11 @@ pub enum StoreError {
     /// written by an incompatible version).
     #[error("unreadable stored data: {0}")]
     Corrupt(String),
+    /// A write fenced by a lease its holder no longer holds: it expired, or
+    /// another owner acquired it since. Nothing was written; the caller must
+    /// stop acting as the lease holder.
+    #[error("lease lost: {0}")]
+    LeaseLost(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
     #[error("migration failed: {0}")]

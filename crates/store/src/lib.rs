@@ -8,8 +8,11 @@
 //! (`tables/`), generic over a backend's `sql::Dialect`.
 //!
 //! Writes that belong together happen in one transaction: a manifest load is
-//! all or nothing, and a run is recorded with its violation and metrics,
-//! keyed by run id so a redelivered job rewrites nothing.
+//! all or nothing, and a run is finished with its violation and metrics,
+//! only if it is not final yet, so a redelivered job rewrites nothing.
+//!
+//! What beats and workers call (leader leases, the run lifecycle from
+//! enqueue to finish, heartbeats) is in `fleet.rs`.
 
 pub mod error;
 mod load_plan;
@@ -25,8 +28,8 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use error::{Result, StoreError};
 pub use model::{
-    LoadPlan, MetricFilter, MetricPoint, NewRun, NewViolation, RuleChange, RuleFilter, RunFilter,
-    RunRecord, StoredRule, ViolationFilter, ViolationRecord,
+    Lease, LoadPlan, MetricFilter, MetricPoint, NewRun, NewViolation, RuleChange, RuleFilter,
+    RunFilter, RunRecord, RunResult, StoredRule, ViolationFilter, ViolationRecord, WorkerHeartbeat,
 };
 
 use load_plan::LoadSet;
@@ -61,6 +64,8 @@ macro_rules! on_pool {
         }
     };
 }
+
+mod fleet;
 
 impl Store {
     /// Whether `url` names a backend this build can open (for config validation).
@@ -159,10 +164,12 @@ impl Store {
         on_pool!(self, pool => rules::by_name(pool, name).await)
     }
 
-    /// Records a run with its violation and metrics in one transaction.
-    /// Returns `false`, writing nothing, when a run with this id exists.
-    /// Metric points without a run or rule id get this run's; a point naming
-    /// another run is `Invalid`. A run of an unknown rule is `NotFound`.
+    /// Records a finished run with its violation and metrics in one
+    /// transaction: [`Store::finish_runs`] of one. Returns `false`, writing
+    /// nothing, when the run is final already. Metric points without a run
+    /// or rule id get this run's; a point naming another run is `Invalid`,
+    /// and so is a run status that is not final. A run of an unknown rule is
+    /// `NotFound`.
     pub async fn record_run(
         &self,
         run: &NewRun,

@@ -113,6 +113,15 @@ impl NewRun {
     }
 }
 
+/// What a worker writes when a run ends: the run with its final status and
+/// outcome, the violation it raised, the metrics it observed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunResult {
+    pub run: NewRun,
+    pub violation: Option<NewViolation>,
+    pub metrics: Vec<MetricPoint>,
+}
+
 /// A stored run: the columns of [`NewRun`] plus the rule's id.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRecord {
@@ -212,4 +221,39 @@ pub struct MetricFilter {
     pub name: Option<String>,
     /// Points observed at or after this instant.
     pub since: Option<DateTime<Utc>>,
+}
+
+/// A named lease held by one owner until `expires_at`: who the leader beat is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    pub name: String,
+    pub owner: String,
+    /// Grows with every new acquisition (never with a renewal): a write
+    /// fenced by an older token comes from a holder that lost the lease.
+    pub token: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Lease {
+    /// Held at `now`: not yet expired (an expired lease is lost, even if
+    /// nobody else took it).
+    pub fn is_held_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at > now
+    }
+}
+
+/// What a worker process says about itself, every few seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerHeartbeat {
+    /// Unique per process: `host:pid:queue`.
+    pub worker: String,
+    pub queue: Queue,
+    pub pool: String,
+    pub concurrency: u32,
+    pub processed: u64,
+    pub failed: u64,
+    pub rss_bytes: Option<u64>,
+    pub started_at: DateTime<Utc>,
+    pub seen_at: DateTime<Utc>,
+    pub version: String,
 }

@@ -23,10 +23,20 @@ async fn opening_and_migrating_twice_is_harmless_and_creates_every_table(backend
     assert_eq!(again.backend_name().await, name);
     again.close().await;
 
-    assert_eq!(t.tables().await, ["metrics", "rules", "runs", "violations"]);
+    assert_eq!(
+        t.tables().await,
+        [
+            "leases",
+            "metrics",
+            "rules",
+            "runs",
+            "violations",
+            "workers"
+        ]
+    );
     assert_eq!(
         t.count("_sqlx_migrations").await,
-        1,
+        2,
         "each migration applied once"
     );
 }
@@ -39,7 +49,9 @@ async fn the_operators_queries_have_their_indexes(backend: Backend) {
             "metrics.metrics_name_observed",
             "metrics.metrics_series",
             "rules.rules_source",
+            "runs.runs_outbox",
             "runs.runs_rule_finished",
+            "runs.runs_rule_scheduled",
             "runs.runs_scheduled_for",
             "runs.runs_status_finished",
             "violations.violations_acknowledged_detected",

@@ -100,8 +100,11 @@ async fn runs_of_unknown_rules_and_bad_values_are_refused_before_writing(backend
     nan_run.observed_value = Some(f64::NAN);
     let mut other_run = point("x", 1.0, 0);
     other_run.run_id = Some("someone-else".to_string());
+    let mut open_run = run.clone();
+    open_run.status = RunStatus::Running;
     let bad: Vec<(&str, _, Vec<MetricPoint>)> = vec![
         ("NaN observed value", nan_run, vec![]),
+        ("status not final", open_run, vec![]),
         (
             "infinite metric",
             run.clone(),
@@ -125,19 +128,17 @@ async fn runs_filter_by_since_rule_and_status_newest_first(backend: Backend) {
         .apply_load(&[a.clone(), b.clone()], "m.yaml")
         .await
         .unwrap();
-    let mut pending = common::run(&b, 20, RunStatus::Pending);
-    pending.started_at = None;
-    pending.finished_at = None;
     for run in [
         common::run(&a, 0, RunStatus::Passed),
         common::run(&a, 5, RunStatus::Failed),
         common::run(&b, 5, RunStatus::Error),
         common::run(&a, 10, RunStatus::Warned),
         common::run(&b, 15, RunStatus::Passed),
-        pending,
     ] {
         assert!(t.store.record_run(&run, None, &[]).await.unwrap());
     }
+    let pending = dq_store::NewRun::for_rule(&b, common::at(20), RunStatus::Pending);
+    t.store.enqueue_runs(None, &[pending]).await.unwrap();
 
     let label = |r: &dq_store::RunRecord| {
         let minute = (r.scheduled_for - common::at(0)).num_minutes();

@@ -7,8 +7,10 @@
 //! writer at a time, PostgreSQL gets from: a transaction-level advisory lock
 //! that makes loads take turns (each plans against what the previous one
 //! wrote); the runs primary key, on which concurrent recordings of one run
-//! wait, all but the first then inserting nothing; and row locks with
-//! re-checked conditions for acknowledgements, so a first one stands.
+//! wait, all but the first then inserting nothing; row locks with
+//! re-checked conditions for acknowledgements and for finishing a run, so a
+//! first one stands; and a share lock on the lease row for the length of a
+//! write fenced by it, so a new leader's acquisition waits for that write.
 
 mod codec;
 mod migrator;
@@ -38,6 +40,22 @@ impl Dialect for Postgres {
     const ACKNOWLEDGE: &'static str = "UPDATE violations \
          SET acknowledged = TRUE, acknowledged_by = $2, acknowledged_at = $3, ack_note = $4 \
          WHERE acknowledged = FALSE AND id = ANY($1) \
+         RETURNING id";
+    // FOR SHARE: an acquisition by another owner waits until the fenced
+    // transaction ends; one committed first makes this find no row.
+    const SELECT_CURRENT_LEASE: &'static str = "SELECT token FROM leases \
+         WHERE name = $1 AND owner = $2 AND token = $3 AND expires_at > $4 FOR SHARE";
+    // These lock their rows in run-id order first, as batches of inserts
+    // and finishes write them, so that a beat marking runs while a worker
+    // finishes some cannot deadlock (a plain UPDATE locks in scan order).
+    // The outer conditions are re-checked on the row as locked.
+    const MARK_ENQUEUED: &'static str = "UPDATE runs SET enqueued_at = $2 \
+         WHERE enqueued_at IS NULL AND id IN (SELECT id FROM runs \
+             WHERE enqueued_at IS NULL AND id = ANY($1) ORDER BY id FOR UPDATE)";
+    const START_RUNS: &'static str = "UPDATE runs \
+         SET status = 'RUNNING', worker = $2, attempt = $3, started_at = $4 \
+         WHERE status IN ('PENDING', 'RUNNING') AND id IN (SELECT id FROM runs \
+             WHERE status IN ('PENDING', 'RUNNING') AND id = ANY($1) ORDER BY id FOR UPDATE) \
          RETURNING id";
     const IN_LIST: (&'static str, &'static str) = (" = ANY(", ")");
     const HAS_TAG: (&'static str, &'static str) = ("tags ? ", "");

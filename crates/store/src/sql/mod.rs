@@ -54,6 +54,15 @@ pub(crate) trait Dialect: Codec + Database<Row: StoredRow> {
     const SELECT_KNOWN_VIOLATIONS: &'static str;
     /// `$1`: violation ids (a list), `$2` by, `$3` at, `$4` note; `RETURNING id`.
     const ACKNOWLEDGE: &'static str;
+    /// `$1` name, `$2` owner, `$3` token, `$4` now: the lease's row while it
+    /// is current, locked so that no acquisition commits before the
+    /// transaction fenced by it does.
+    const SELECT_CURRENT_LEASE: &'static str;
+    /// `$1`: run ids (a list), `$2` at; only where `enqueued_at` is NULL.
+    const MARK_ENQUEUED: &'static str;
+    /// `$1`: run ids (a list), `$2` worker, `$3` attempt, `$4` at; only the
+    /// runs still PENDING or RUNNING; `RETURNING id`.
+    const START_RUNS: &'static str;
     /// `column IN list` is `column`, `.0`, the list's placeholder, `.1`.
     const IN_LIST: (&'static str, &'static str);
     /// "the rule's tags hold this one": `.0`, the tag's placeholder, `.1`.

@@ -17,9 +17,13 @@ pub(crate) async fn migrate(pool: &SqlitePool) -> Result<()> {
     // SQLite has no migration lock: two processes opening a fresh file at
     // once (beat and worker started together) can both try a migration, and
     // the loser fails on "table already exists" after its rollback. Running
-    // again then sees the winner's work as applied.
-    if MIGRATOR.run_direct(None, &mut *conn, false).await.is_err() {
-        MIGRATOR.run_direct(None, &mut *conn, false).await?;
+    // again then sees the winner's work as applied. Each lost race means one
+    // more migration applied, so one try per migration, plus one, suffices.
+    let mut tries = MIGRATOR.iter().count();
+    loop {
+        match MIGRATOR.run_direct(None, &mut *conn, false).await {
+            Err(_) if tries > 0 => tries -= 1,
+            migrated => return Ok(migrated?),
+        }
     }
-    Ok(())
 }

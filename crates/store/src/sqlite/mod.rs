@@ -37,6 +37,16 @@ impl Dialect for Sqlite {
          SET acknowledged = TRUE, acknowledged_by = $2, acknowledged_at = $3, ack_note = $4 \
          WHERE acknowledged = FALSE AND id IN (SELECT value FROM json_each($1)) \
          RETURNING id";
+    // No row locks: BEGIN IMMEDIATE already keeps every other writer out
+    // until the fenced transaction ends.
+    const SELECT_CURRENT_LEASE: &'static str = "SELECT token FROM leases \
+         WHERE name = $1 AND owner = $2 AND token = $3 AND expires_at > $4";
+    const MARK_ENQUEUED: &'static str = "UPDATE runs SET enqueued_at = $2 \
+         WHERE enqueued_at IS NULL AND id IN (SELECT value FROM json_each($1))";
+    const START_RUNS: &'static str = "UPDATE runs \
+         SET status = 'RUNNING', worker = $2, attempt = $3, started_at = $4 \
+         WHERE status IN ('PENDING', 'RUNNING') AND id IN (SELECT value FROM json_each($1)) \
+         RETURNING id";
     const IN_LIST: (&'static str, &'static str) = (IN_JSON_LIST, "))");
     const HAS_TAG: (&'static str, &'static str) = (
         "EXISTS (SELECT 1 FROM json_each(rules.tags) WHERE json_each.value = ",

@@ -1,12 +1,14 @@
-//! The store's queries, one file per table, written once for every backend
-//! (see [`crate::sql`] for what a backend supplies). Each write that belongs
-//! together runs in one transaction begun with the backend's
-//! `Dialect::BEGIN_WRITE`.
+//! The store's queries, one file per table (a folder for runs, the table
+//! with a lifecycle), written once for every backend (see [`crate::sql`] for
+//! what a backend supplies). Each write that belongs together runs in one
+//! transaction begun with the backend's `Dialect::BEGIN_WRITE`.
 
+pub(crate) mod leases;
 pub(crate) mod metrics;
 pub(crate) mod rules;
 pub(crate) mod runs;
 pub(crate) mod violations;
+pub(crate) mod workers;
 
 use crate::sql::Statement;
 

@@ -43,6 +43,9 @@ macro_rules! on_each_backend {
 #[allow(unused_imports)]
 pub(crate) use on_each_backend;
 
+/// In a table of refused requests: whether the error is the expected one.
+pub type Refusal = fn(&dq_store::StoreError) -> bool;
+
 /// Where a store lives; dropping it removes the file or schema.
 pub enum Place {
     Dir(TempDir),
@@ -243,4 +246,26 @@ pub fn violation(severity: Severity, minute: u32) -> NewViolation {
         expected: "<= 0".to_string(),
         sample: vec![serde_json::json!({"id": 7, "customer_id": null})],
     }
+}
+
+/// The `i`-th five-minute tick from `at(0)`: as many distinct ticks as needed.
+pub fn tick(i: u32) -> DateTime<Utc> {
+    at(0) + chrono::Duration::minutes(5 * i64::from(i))
+}
+
+/// The run of `rule` at tick `i`, as a beat enqueues it.
+pub fn pending(rule: &Rule, i: u32) -> NewRun {
+    NewRun::for_rule(rule, tick(i), RunStatus::Pending)
+}
+
+/// `run` as a worker finishes it: `status`, a message saying `by` whom.
+pub fn finished(run: &NewRun, status: RunStatus, by: &str) -> NewRun {
+    let mut done = run.clone();
+    done.status = status;
+    done.started_at = Some(run.scheduled_for);
+    done.finished_at = Some(run.scheduled_for + chrono::Duration::seconds(2));
+    done.observed_value = Some(3.0);
+    done.expected = "<= 0".to_string();
+    done.message = format!("finished by {by}");
+    done
 }

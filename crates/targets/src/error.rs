@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use dq_core::Dataset;
+
 /// Causes are kept as text: the same error serves every rule that needed the
 /// failed query, and ends up in a run's error column anyway.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +38,14 @@ pub enum TargetError {
         url: String,
         cause: String,
     },
+}
+
+/// Where an error happened, to word it: a missing table in the scan is the
+/// rule's dataset; in custom SQL it is whatever the author wrote.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Context<'a> {
+    Dataset(&'a Dataset),
+    CustomSql,
 }
 
 impl TargetError {

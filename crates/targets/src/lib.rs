@@ -10,14 +10,23 @@
 //! validated names, and every value is a bind parameter.
 //!
 //! Layout: `execute` is the target-agnostic orchestration, `custom_sql`
-//! screens user queries, `stats` counts queries by kind; each backend has
-//! its own folder with the same files (`connect`, `sql`, `scan`, `samples`,
-//! `rows`).
+//! screens user queries, `stats` counts queries by kind. What every backend
+//! does the same way is written once: `backend` runs a plan's scan and
+//! custom queries under their timeouts and fetches samples, `scan_common`
+//! turns a scan's catalogue into metrics (column checks, the fused
+//! statement and its per-metric retries, duplicate counts), `sql_common`
+//! holds SQL text with its bound values and the wrappers of custom
+//! queries. Each backend has its own folder with the same files
+//! (`connect`, `sql`, `scan`, `samples`, `rows`) for what differs:
+//! connections and transactions, the dialect, types and decoding.
 
+mod backend;
 mod custom_sql;
 mod error;
 mod execute;
 mod postgres;
+mod scan_common;
+mod sql_common;
 mod sqlite;
 mod stats;
 
@@ -80,8 +89,8 @@ impl Target {
 
     pub(crate) async fn compute(&self, plan: &ScanPlan<'_>, options: &ExecuteOptions) -> Computed {
         match self {
-            Target::Sqlite(t) => sqlite::compute(t, plan, options).await,
-            Target::Postgres(t) => postgres::compute(t, plan, options).await,
+            Target::Sqlite(t) => backend::compute(t, plan, options).await,
+            Target::Postgres(t) => backend::compute(t, plan, options).await,
         }
     }
 
@@ -96,9 +105,11 @@ impl Target {
         options: &ExecuteOptions,
     ) -> Result<Vec<serde_json::Value>, TargetError> {
         match self {
-            Target::Sqlite(t) => sqlite::fetch_samples(t, plan, rule, request, options).await,
+            Target::Sqlite(t) => {
+                backend::fetch_samples(t, plan, rule, request, computed, options).await
+            }
             Target::Postgres(t) => {
-                postgres::fetch_samples(t, plan, rule, request, computed, options).await
+                backend::fetch_samples(t, plan, rule, request, computed, options).await
             }
         }
     }

@@ -1,23 +1,12 @@
-//! custom_sql rules: rows and scalar modes, their errors, and the promise
-//! that a check never writes.
+//! custom_sql rules: rows and scalar modes and their errors, with the same
+//! messages on both backends, and the promise that a check never writes
+//! (on PostgreSQL: postgres_safety.rs).
 
 mod common;
 
-use common::{bounds, options, orders, rule, single_plan};
-use dq_core::{Bounds, Check, CustomSqlMode, RunStatus};
+use common::{bounds, custom, on_each_backend, options, orders, single_plan, Backend, Fixture};
+use dq_core::{Bounds, CustomSqlMode, RunStatus};
 use dq_targets::execute;
-
-fn custom(name: &str, sql: &str, mode: CustomSqlMode, fail: Bounds) -> dq_core::Rule {
-    rule(
-        name,
-        "orders",
-        Check::CustomSql {
-            sql: sql.into(),
-            mode,
-        },
-        fail,
-    )
-}
 
 #[tokio::test]
 async fn writes_are_refused_and_the_data_is_untouched() {
@@ -35,7 +24,7 @@ async fn writes_are_refused_and_the_data_is_untouched() {
     ];
     for sql in writes {
         for mode in [CustomSqlMode::Rows, CustomSqlMode::Scalar] {
-            let rules = vec![custom("write", sql, mode, Bounds::at_most(0.0))];
+            let rules = vec![custom("write", "orders", sql, mode, Bounds::at_most(0.0))];
             let plan = single_plan(&rules);
             let outcomes = execute(&target, &plan, &options(chrono::Utc::now(), 5)).await;
             let verdict = &outcomes[0].verdict;
@@ -57,51 +46,92 @@ async fn writes_are_refused_and_the_data_is_untouched() {
     );
 }
 
-#[tokio::test]
-async fn scalar_mode_reads_one_number() {
-    let db = orders::db().await;
-    let target = db.target().await;
+async fn scalar_mode_reads_one_number(backend: Backend) {
+    let fx = Fixture::with_orders(backend).await;
+    let target = fx.target().await;
+    let ds = fx.dataset("orders");
     let any = bounds(Some(-1e12), Some(1e12));
     // (sql, status, observed, message fragment)
-    let cases: [(&str, RunStatus, Option<f64>, &str); 10] = [
+    let mut cases: Vec<(String, RunStatus, Option<f64>, &str)> = vec![
         (
-            "SELECT count(*) FROM orders WHERE region = 'EU'",
+            format!("SELECT count(*) FROM {ds} WHERE region = 'EU'"),
             RunStatus::Passed,
             Some(250.0),
             "",
         ),
         (
-            "SELECT count(*) FROM orders;  ",
+            format!("SELECT count(*) FROM {ds};  "),
             RunStatus::Passed,
             Some(1000.0),
             "",
         ),
-        ("SELECT 5 -- five", RunStatus::Passed, Some(5.0), ""),
-        ("SELECT '42.5'", RunStatus::Passed, Some(42.5), ""),
-        ("SELECT -3.25", RunStatus::Passed, Some(-3.25), ""),
-        ("SELECT NULL", RunStatus::Error, None, "returned NULL"),
         (
-            "SELECT id FROM orders",
+            format!("SELECT avg(amount) FROM {ds} WHERE id <= 2"),
+            RunStatus::Passed,
+            Some(2.0),
+            "",
+        ),
+        ("SELECT 5 -- five".into(), RunStatus::Passed, Some(5.0), ""),
+        ("SELECT '42.5'".into(), RunStatus::Passed, Some(42.5), ""),
+        (
+            fx.pick("SELECT -3.25", "SELECT -3.25::numeric").into(),
+            RunStatus::Passed,
+            Some(-3.25),
+            "",
+        ),
+        (
+            fx.pick("SELECT NULL", "SELECT NULL::int").into(),
+            RunStatus::Error,
+            None,
+            "returned NULL",
+        ),
+        (
+            format!("SELECT id FROM {ds}"),
             RunStatus::Error,
             None,
             "more than one row",
         ),
         (
-            "SELECT 'abc'",
+            "SELECT 'abc'".into(),
             RunStatus::Error,
             None,
             "\"abc\" is not a number",
         ),
-        ("SELECT 1 WHERE 0", RunStatus::Error, None, "no row"),
         (
-            "SELECT * FROM no_such_table",
+            fx.pick("SELECT 1 WHERE 0", "SELECT 1 WHERE false").into(),
             RunStatus::Error,
             None,
-            "no such table: no_such_table",
+            "no row",
+        ),
+        (
+            "SELECT * FROM no_such_table".into(),
+            RunStatus::Error,
+            None,
+            fx.pick(
+                "no such table: no_such_table",
+                "relation \"no_such_table\" does not exist",
+            ),
         ),
     ];
+    if backend == Backend::Postgres {
+        // Types SQLite does not have: the first column of any type counts.
+        cases.extend([
+            (
+                "SELECT 2.5::float4, 'ignored'".into(),
+                RunStatus::Passed,
+                Some(2.5),
+                "",
+            ),
+            (
+                "SELECT true".into(),
+                RunStatus::Error,
+                None,
+                "true is not a number",
+            ),
+        ]);
+    }
     for (sql, status, observed, fragment) in cases {
-        let rules = vec![custom("scalar", sql, CustomSqlMode::Scalar, any)];
+        let rules = vec![custom("scalar", &ds, &sql, CustomSqlMode::Scalar, any)];
         let plan = single_plan(&rules);
         let outcomes = execute(&target, &plan, &options(chrono::Utc::now(), 5)).await;
         let verdict = &outcomes[0].verdict;
@@ -112,12 +142,17 @@ async fn scalar_mode_reads_one_number() {
             "{sql}: {}",
             verdict.message
         );
+        assert!(
+            outcomes[0].samples.is_empty(),
+            "a scalar has no failing rows"
+        );
     }
 
     // The bounds are the user's.
     let rules = vec![custom(
         "too_many_eu",
-        "SELECT count(*) FROM orders WHERE region = 'EU'",
+        &ds,
+        &format!("SELECT count(*) FROM {ds} WHERE region = 'EU'"),
         CustomSqlMode::Scalar,
         Bounds::at_most(100.0),
     )];
@@ -130,16 +165,31 @@ async fn scalar_mode_reads_one_number() {
     );
 }
 
-#[tokio::test]
-async fn rows_mode_counts_without_fetching() {
-    let db = orders::db().await;
-    let target = db.target().await;
+async fn rows_mode_counts_without_fetching(backend: Backend) {
+    let fx = Fixture::with_orders(backend).await;
+    let target = fx.target().await;
+    let ds = fx.dataset("orders");
     let rules = vec![
-        custom("none", "SELECT * FROM orders WHERE amount > 1e9", CustomSqlMode::Rows, Bounds::at_most(0.0)),
-        custom("all", "SELECT * FROM orders", CustomSqlMode::Rows, Bounds::at_most(0.0)),
+        custom(
+            "none",
+            &ds,
+            &format!("SELECT * FROM {ds} WHERE amount > 1e9"),
+            CustomSqlMode::Rows,
+            Bounds::at_most(0.0),
+        ),
+        custom(
+            "all",
+            &ds,
+            &format!("SELECT * FROM {ds}"),
+            CustomSqlMode::Rows,
+            Bounds::at_most(0.0),
+        ),
         custom(
             "cte",
-            "WITH eu AS (SELECT * FROM orders WHERE region = 'EU') SELECT id FROM eu -- trailing comment",
+            &ds,
+            &format!(
+                "WITH eu AS (SELECT * FROM {ds} WHERE region = 'EU') SELECT id FROM eu -- trailing comment"
+            ),
             CustomSqlMode::Rows,
             Bounds::at_most(300.0),
         ),
@@ -161,7 +211,18 @@ async fn rows_mode_counts_without_fetching() {
         ]
     );
     // One count per rule and one bounded sample for the failing one; no scan.
-    assert_eq!(issued.custom, 3);
-    assert_eq!(issued.sample, 1);
-    assert_eq!(issued.aggregate, 0);
+    assert_eq!(
+        (
+            issued.custom,
+            issued.sample,
+            issued.aggregate,
+            issued.catalogue
+        ),
+        (3, 1, 0, 0)
+    );
 }
+
+on_each_backend!(
+    scalar_mode_reads_one_number,
+    rows_mode_counts_without_fetching
+);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::pg::Schema;
-use common::{bounds, col, options, orders, rule};
+use common::{bounds, col, custom, duplicate_count, null_count, options, orders, rule};
 use dq_core::{
     Bounds, Check, CustomSqlMode, Literal, NamedFormat, Pattern, RowFilter, Rule, Scope, Window,
 };
@@ -28,18 +28,22 @@ fn rules(dataset: &str, table: &str) -> Vec<Rule> {
         max(0.01),
     );
     warned.thresholds.warn = max(0.005);
+    let statuses = || {
+        rule(
+            "statuses",
+            dataset,
+            Check::AcceptedValues {
+                column: col("status"),
+                values: orders::ACCEPTED.iter().map(|s| text(s)).collect(),
+            },
+            max(0.0),
+        )
+    };
     let mut all = vec![
         rule("rows", dataset, Check::RowCount, bounds(Some(1.0), None)),
         rule("rows_at_most_10", dataset, Check::RowCount, max(10.0)),
         rule("not_empty", dataset, Check::NotEmpty, Bounds::at_least(1.0)),
-        rule(
-            "null_count",
-            dataset,
-            Check::NullCount {
-                column: col("customer_id"),
-            },
-            max(0.0),
-        ),
+        null_count("null_count", dataset, "customer_id", max(0.0)),
         warned,
         rule(
             "null_rate_email",
@@ -49,31 +53,9 @@ fn rules(dataset: &str, table: &str) -> Vec<Rule> {
             },
             max(0.01),
         ),
-        rule(
-            "dups",
-            dataset,
-            Check::DuplicateCount {
-                column: col("customer_id"),
-            },
-            max(0.0),
-        ),
-        rule(
-            "dup_emails",
-            dataset,
-            Check::DuplicateCount {
-                column: col("email"),
-            },
-            max(0.0),
-        ),
-        rule(
-            "statuses",
-            dataset,
-            Check::AcceptedValues {
-                column: col("status"),
-                values: orders::ACCEPTED.iter().map(|s| text(s)).collect(),
-            },
-            max(0.0),
-        ),
+        duplicate_count("dups", dataset, "customer_id", max(0.0)),
+        duplicate_count("dup_emails", dataset, "email", max(0.0)),
+        statuses(),
         rule(
             "customer_ids",
             dataset,
@@ -158,22 +140,18 @@ fn rules(dataset: &str, table: &str) -> Vec<Rule> {
             },
             max(0.0),
         ),
-        rule(
+        custom(
             "custom_rows",
             dataset,
-            Check::CustomSql {
-                sql: format!("SELECT id, amount FROM {table} WHERE amount < 0 OR amount > 1000"),
-                mode: CustomSqlMode::Rows,
-            },
+            &format!("SELECT id, amount FROM {table} WHERE amount < 0 OR amount > 1000"),
+            CustomSqlMode::Rows,
             max(0.0),
         ),
-        rule(
+        custom(
             "custom_scalar",
             dataset,
-            Check::CustomSql {
-                sql: format!("SELECT count(*) FROM {table} WHERE region = 'EU'"),
-                mode: CustomSqlMode::Scalar,
-            },
+            &format!("SELECT count(*) FROM {table} WHERE region = 'EU'"),
+            CustomSqlMode::Scalar,
             max(100.0),
         ),
     ];
@@ -209,31 +187,9 @@ fn rules(dataset: &str, table: &str) -> Vec<Rule> {
     for (prefix, scope) in scopes {
         for mut scoped in [
             rule("rows", dataset, Check::RowCount, max(100.0)),
-            rule(
-                "nulls",
-                dataset,
-                Check::NullCount {
-                    column: col("customer_id"),
-                },
-                max(0.0),
-            ),
-            rule(
-                "dups",
-                dataset,
-                Check::DuplicateCount {
-                    column: col("customer_id"),
-                },
-                max(0.0),
-            ),
-            rule(
-                "statuses",
-                dataset,
-                Check::AcceptedValues {
-                    column: col("status"),
-                    values: orders::ACCEPTED.iter().map(|s| text(s)).collect(),
-                },
-                max(0.0),
-            ),
+            null_count("nulls", dataset, "customer_id", max(0.0)),
+            duplicate_count("dups", dataset, "customer_id", max(0.0)),
+            statuses(),
         ] {
             scoped.name = dq_core::RuleName::new(format!("{prefix}_{}", scoped.name)).unwrap();
             scoped.scope = scope.clone();

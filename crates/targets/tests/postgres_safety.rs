@@ -1,28 +1,14 @@
-//! What a PostgreSQL target must never do: write, or run on past its
-//! timeout. Writes are refused by screening and, for those that slip past
-//! it (a function that writes), by the read-only transaction; runaway
-//! statements are cancelled by the server's statement_timeout.
+//! What a PostgreSQL target must never do: write. Writes are refused by
+//! screening and, for those that slip past it (a function that writes), by
+//! the read-only transaction. (Runaway statements, cancelled by the
+//! server's statement_timeout: timeout.rs.)
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::pg::Schema;
-use common::{col, options, orders, rule, single_plan};
+use common::{custom, options, orders, rule, single_plan};
 use dq_core::{Bounds, Check, CustomSqlMode, RowFilter, RunStatus, Scope};
 use dq_targets::execute;
-
-fn custom(dataset: &str, name: &str, sql: &str, mode: CustomSqlMode) -> dq_core::Rule {
-    rule(
-        name,
-        dataset,
-        Check::CustomSql {
-            sql: sql.into(),
-            mode,
-        },
-        Bounds::at_most(0.0),
-    )
-}
 
 #[tokio::test]
 async fn writes_are_refused_and_the_data_is_untouched() {
@@ -82,7 +68,7 @@ async fn writes_are_refused_and_the_data_is_untouched() {
     ];
     for (sql, refused_by) in &writes {
         for mode in [CustomSqlMode::Rows, CustomSqlMode::Scalar] {
-            let rules = vec![custom(&ds, "write", sql, mode)];
+            let rules = vec![custom("write", &ds, sql, mode, Bounds::at_most(0.0))];
             let plan = single_plan(&rules);
             let outcomes = execute(&target, &plan, &options(chrono::Utc::now(), 5)).await;
             let verdict = &outcomes[0].verdict;
@@ -126,116 +112,5 @@ async fn writes_are_refused_and_the_data_is_untouched() {
         .await,
         Some(1.0),
         "no table was created"
-    );
-}
-
-#[tokio::test]
-async fn statement_timeout_stops_custom_sql() {
-    let pg = Schema::with_orders().await;
-    let ds = pg.dataset("orders");
-    let target = pg.target().await;
-    for (mode, sql) in [
-        (CustomSqlMode::Scalar, "SELECT pg_sleep(5)".to_string()),
-        (
-            CustomSqlMode::Scalar,
-            "SELECT 1 FROM pg_sleep(5)".to_string(),
-        ),
-        (
-            CustomSqlMode::Rows,
-            format!("SELECT id FROM {ds} WHERE pg_sleep(5) IS NULL"),
-        ),
-    ] {
-        let mut slow = custom(&ds, "slow", &sql, mode);
-        slow.timeout = Duration::from_secs(1);
-        let quick = rule("quick", &ds, Check::RowCount, Bounds::at_least(1.0));
-        let rules = vec![slow, quick];
-        let plan = single_plan(&rules);
-        let started = Instant::now();
-        let outcomes = execute(&target, &plan, &options(chrono::Utc::now(), 5)).await;
-        let took = started.elapsed();
-        assert!(took < Duration::from_secs(3), "{sql} took {took:?}");
-        assert_eq!(
-            outcomes[0].verdict.status,
-            RunStatus::Timeout,
-            "{sql}: {}",
-            outcomes[0].verdict.message
-        );
-        assert_eq!(outcomes[0].verdict.message, "timed out after 1s");
-        assert!(!outcomes[0].retriable);
-        // The scan of the same plan is not held hostage by the custom query.
-        assert_eq!(outcomes[1].verdict.status, RunStatus::Passed);
-    }
-    // The server stopped them: nothing of ours is still running.
-    let running = pg
-        .number(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(5)%' \
-                 AND state = 'active' AND pid <> pg_backend_pid()",
-        )
-        .await;
-    assert_eq!(running, Some(0.0));
-    let close = tokio::time::timeout(Duration::from_secs(5), target.close()).await;
-    assert!(close.is_ok(), "a cancelled query kept its connection busy");
-}
-
-#[tokio::test]
-async fn statement_timeout_stops_the_scan_for_every_rule_it_serves() {
-    let pg = Schema::with_orders().await;
-    let ds = pg.dataset("orders");
-    let target = pg.target().await;
-    let scope = Scope {
-        filter: Some(RowFilter::new("pg_sleep(0.01) IS NOT NULL").unwrap()),
-        ..Scope::default()
-    };
-    let mut rules = vec![
-        rule("rows", &ds, Check::RowCount, Bounds::at_least(1.0)),
-        rule(
-            "nulls",
-            &ds,
-            Check::NullCount {
-                column: col("customer_id"),
-            },
-            Bounds::at_most(0.0),
-        ),
-        rule(
-            "dups",
-            &ds,
-            Check::DuplicateCount {
-                column: col("customer_id"),
-            },
-            Bounds::at_most(0.0),
-        ),
-    ];
-    for r in &mut rules {
-        r.scope = scope.clone();
-        r.timeout = Duration::from_secs(1);
-    }
-    let plan = single_plan(&rules);
-    let before = target.query_stats();
-    let started = Instant::now();
-    let outcomes = execute(&target, &plan, &options(chrono::Utc::now(), 5)).await;
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(3), "took {took:?}");
-    for outcome in &outcomes {
-        assert_eq!(
-            outcome.verdict.status,
-            RunStatus::Timeout,
-            "{}",
-            outcome.rule
-        );
-        assert_eq!(outcome.verdict.message, "timed out after 1s");
-    }
-    // The timeout ends the scan: no duplicate statement after it.
-    let issued = target.query_stats().since(&before);
-    assert_eq!((issued.aggregate, issued.group_by), (1, 0), "{issued:?}");
-
-    // The target keeps working.
-    let rules = vec![rule("rows", &ds, Check::RowCount, Bounds::at_least(1.0))];
-    let plan = single_plan(&rules);
-    let outcomes = execute(&target, &plan, &options(chrono::Utc::now(), 5)).await;
-    assert_eq!(
-        outcomes[0].verdict.status,
-        RunStatus::Passed,
-        "{}",
-        outcomes[0].verdict.message
     );
 }

@@ -1,134 +1,18 @@
-//! Filters, windows and sampling on PostgreSQL: a filter or window sees
-//! exactly its rows; a sampled scope reads a TABLESAMPLE of about
-//! `sample_size` rows and says how many it really counted.
+//! Sampling on PostgreSQL: a sampled scope reads a TABLESAMPLE of about
+//! `sample_size` rows and says how many it really counted. (Filters and
+//! windows, on both backends: scope.rs.)
 
 mod common;
 
-use std::time::Duration;
-
 use common::pg::Schema;
-use common::{col, options, orders, rule, single_plan};
-use dq_core::{Bounds, Check, RowFilter, Rule, RunStatus, Scope, Window};
+use common::{col, options, rule, single_plan};
+use dq_core::{Bounds, Check, RowFilter, Rule, RunStatus, Scope};
 use dq_targets::execute;
 
 fn scoped(name: &str, dataset: &str, check: Check, scope: &Scope) -> Rule {
     let mut r = rule(name, dataset, check, Bounds::at_least(0.0));
     r.scope = scope.clone();
     r
-}
-
-fn last_hour() -> Window {
-    Window {
-        column: col("updated_at"),
-        length: Duration::from_secs(3600),
-    }
-}
-
-fn eu() -> RowFilter {
-    RowFilter::new("region = 'EU'").unwrap()
-}
-
-#[tokio::test]
-async fn filter_and_window_scopes_count_their_rows_exactly() {
-    let pg = Schema::with_orders().await;
-    let target = pg.target().await;
-    let ds = pg.dataset("orders");
-    let now = orders::max_timestamp();
-    // (scope, rows, NULL customers among them, hand-written condition)
-    let cases = [
-        (
-            Scope::default(),
-            orders::ROWS,
-            orders::NULL_CUSTOMERS,
-            "true",
-        ),
-        (
-            Scope {
-                filter: Some(eu()),
-                ..Scope::default()
-            },
-            orders::EU_ROWS,
-            orders::EU_NULL_CUSTOMERS,
-            "region = 'EU'",
-        ),
-        (
-            Scope {
-                window: Some(last_hour()),
-                ..Scope::default()
-            },
-            orders::LAST_HOUR_ROWS,
-            0,
-            "updated_at >= '2025-06-30 11:00:00+00'",
-        ),
-        (
-            Scope {
-                filter: Some(eu()),
-                window: Some(last_hour()),
-                ..Scope::default()
-            },
-            orders::LAST_HOUR_EU_ROWS,
-            0,
-            "region = 'EU' AND updated_at >= '2025-06-30 11:00:00+00'",
-        ),
-        (
-            Scope {
-                filter: Some(RowFilter::new("id <= 10").unwrap()),
-                ..Scope::default()
-            },
-            10,
-            7,
-            "id <= 10",
-        ),
-    ];
-    for (scope, rows, nulls, condition) in cases {
-        let rules = vec![
-            scoped("rows", &ds, Check::RowCount, &scope),
-            scoped(
-                "nulls",
-                &ds,
-                Check::NullCount {
-                    column: col("customer_id"),
-                },
-                &scope,
-            ),
-        ];
-        let plan = single_plan(&rules);
-        let outcomes = execute(&target, &plan, &options(now, 5)).await;
-        assert_eq!(outcomes[0].verdict.observed, Some(rows as f64), "{scope:?}");
-        assert_eq!(
-            outcomes[1].verdict.observed,
-            Some(nulls as f64),
-            "{scope:?}"
-        );
-        assert_eq!(outcomes[0].effective_sample_size, None, "not sampled");
-        let by_hand = pg
-            .number(&format!("SELECT count(*) FROM {ds} WHERE {condition}"))
-            .await;
-        assert_eq!(by_hand, Some(rows as f64), "{condition}");
-    }
-}
-
-#[tokio::test]
-async fn window_is_measured_from_now() {
-    let pg = Schema::with_orders().await;
-    let target = pg.target().await;
-    let scope = Scope {
-        window: Some(last_hour()),
-        ..Scope::default()
-    };
-    let rules = vec![scoped(
-        "rows",
-        &pg.dataset("orders"),
-        Check::RowCount,
-        &scope,
-    )];
-    let plan = single_plan(&rules);
-    let later = orders::max_timestamp() + chrono::Duration::hours(2);
-    let outcomes = execute(&target, &plan, &options(later, 5)).await;
-    assert_eq!(outcomes[0].verdict.observed, Some(0.0));
-    let soon = orders::max_timestamp() + chrono::Duration::minutes(30);
-    let outcomes = execute(&target, &plan, &options(soon, 5)).await;
-    assert_eq!(outcomes[0].verdict.observed, Some(31.0));
 }
 
 /// 200,000 narrow rows (~900 pages), every tenth value NULL.
@@ -268,37 +152,4 @@ async fn sampling_applies_the_filter_too() {
     let counted = outcomes[0].effective_sample_size.unwrap() as f64;
     assert_eq!(nulls, counted);
     assert!((1_000.0..=3_000.0).contains(&nulls), "{nulls}");
-}
-
-#[tokio::test]
-async fn rules_with_different_scopes_get_separate_scans() {
-    let pg = Schema::with_orders().await;
-    let target = pg.target().await;
-    let ds = pg.dataset("orders");
-    let eu_scope = Scope {
-        filter: Some(eu()),
-        ..Scope::default()
-    };
-    let rules = [
-        scoped("all_rows", &ds, Check::RowCount, &Scope::default()),
-        scoped("eu_rows", &ds, Check::RowCount, &eu_scope),
-    ];
-    let refs: Vec<&Rule> = rules.iter().collect();
-    let plans = dq_core::plan(&refs);
-    assert_eq!(plans.len(), 2);
-    let before = target.query_stats();
-    let mut observed = Vec::new();
-    for plan in &plans {
-        for outcome in execute(&target, plan, &options(orders::max_timestamp(), 5)).await {
-            observed.push((outcome.rule.to_string(), outcome.verdict.observed));
-        }
-    }
-    assert_eq!(
-        observed,
-        [
-            ("all_rows".to_string(), Some(orders::ROWS as f64)),
-            ("eu_rows".to_string(), Some(orders::EU_ROWS as f64)),
-        ]
-    );
-    assert_eq!(target.query_stats().since(&before).aggregate, 2);
 }

@@ -1,15 +1,16 @@
-//! Filters, windows and sampling: each scope sees exactly its rows.
+//! Filters, windows and sampling: each scope sees exactly its rows, on
+//! both backends. (PostgreSQL's TABLESAMPLE: postgres_scope.rs.)
 
 mod common;
 
 use std::time::Duration;
 
-use common::{col, options, orders, rule, single_plan};
+use common::{col, on_each_backend, options, orders, rule, single_plan, Backend, Fixture};
 use dq_core::{Bounds, Check, RowFilter, Rule, RunStatus, Scope, Window};
 use dq_targets::execute;
 
-fn scoped(name: &str, check: Check, scope: &Scope) -> Rule {
-    let mut r = rule(name, "orders", check, Bounds::at_least(0.0));
+fn scoped(name: &str, dataset: &str, check: Check, scope: &Scope) -> Rule {
+    let mut r = rule(name, dataset, check, Bounds::at_least(0.0));
     r.scope = scope.clone();
     r
 }
@@ -25,14 +26,22 @@ fn eu() -> RowFilter {
     RowFilter::new("region = 'EU'").unwrap()
 }
 
-#[tokio::test]
-async fn filter_and_window_scopes_count_their_rows() {
-    let db = orders::db().await;
-    let target = db.target().await;
+async fn filter_and_window_scopes_count_their_rows_exactly(backend: Backend) {
+    let fx = Fixture::with_orders(backend).await;
+    let target = fx.target().await;
+    let ds = fx.dataset("orders");
     let now = orders::max_timestamp();
-    // (scope, rows, NULL customers among them)
+    // The last hour by hand: ids 940..=1000 on SQLite, whose timestamps are
+    // text and numbers; a timestamptz comparison on PostgreSQL.
+    let in_last_hour = fx.pick("id >= 940", "updated_at >= '2025-06-30 11:00:00+00'");
+    // (scope, rows, NULL customers among them, hand-written condition)
     let cases = [
-        (Scope::default(), orders::ROWS, orders::NULL_CUSTOMERS),
+        (
+            Scope::default(),
+            orders::ROWS,
+            orders::NULL_CUSTOMERS,
+            "true".to_string(),
+        ),
         (
             Scope {
                 filter: Some(eu()),
@@ -40,6 +49,7 @@ async fn filter_and_window_scopes_count_their_rows() {
             },
             orders::EU_ROWS,
             orders::EU_NULL_CUSTOMERS,
+            "region = 'EU'".to_string(),
         ),
         (
             Scope {
@@ -48,6 +58,7 @@ async fn filter_and_window_scopes_count_their_rows() {
             },
             orders::LAST_HOUR_ROWS,
             0,
+            in_last_hour.to_string(),
         ),
         (
             Scope {
@@ -57,6 +68,7 @@ async fn filter_and_window_scopes_count_their_rows() {
             },
             orders::LAST_HOUR_EU_ROWS,
             0,
+            format!("region = 'EU' AND {in_last_hour}"),
         ),
         (
             Scope {
@@ -65,13 +77,15 @@ async fn filter_and_window_scopes_count_their_rows() {
             },
             10,
             7,
+            "id <= 10".to_string(),
         ),
     ];
-    for (scope, rows, nulls) in cases {
+    for (scope, rows, nulls, condition) in cases {
         let rules = vec![
-            scoped("rows", Check::RowCount, &scope),
+            scoped("rows", &ds, Check::RowCount, &scope),
             scoped(
                 "nulls",
+                &ds,
                 Check::NullCount {
                     column: col("customer_id"),
                 },
@@ -87,25 +101,26 @@ async fn filter_and_window_scopes_count_their_rows() {
             "{scope:?}"
         );
         assert_eq!(outcomes[0].effective_sample_size, None, "not sampled");
+        let by_hand = fx
+            .number(&format!("SELECT count(*) FROM {ds} WHERE {condition}"))
+            .await;
+        assert_eq!(by_hand, Some(rows as f64), "{condition}");
     }
-
-    // The same counts by hand (ids 940..=1000 are the last hour).
-    assert_eq!(
-        db.number("SELECT count(*) FROM orders WHERE id >= 940 AND region = 'EU'")
-            .await,
-        Some(orders::LAST_HOUR_EU_ROWS as f64)
-    );
 }
 
-#[tokio::test]
-async fn window_is_measured_from_now() {
-    let db = orders::db().await;
-    let target = db.target().await;
+async fn window_is_measured_from_now(backend: Backend) {
+    let fx = Fixture::with_orders(backend).await;
+    let target = fx.target().await;
     let scope = Scope {
         window: Some(last_hour()),
         ..Scope::default()
     };
-    let rules = vec![scoped("rows", Check::RowCount, &scope)];
+    let rules = vec![scoped(
+        "rows",
+        &fx.dataset("orders"),
+        Check::RowCount,
+        &scope,
+    )];
     let plan = single_plan(&rules);
     // Two hours after the latest row, the last hour holds nothing.
     let later = orders::max_timestamp() + chrono::Duration::hours(2);
@@ -116,6 +131,53 @@ async fn window_is_measured_from_now() {
     let outcomes = execute(&target, &plan, &options(soon, 5)).await;
     assert_eq!(outcomes[0].verdict.observed, Some(31.0));
 }
+
+async fn rules_with_different_scopes_get_separate_scans(backend: Backend) {
+    let fx = Fixture::with_orders(backend).await;
+    let target = fx.target().await;
+    let ds = fx.dataset("orders");
+    let eu_scope = Scope {
+        filter: Some(eu()),
+        ..Scope::default()
+    };
+    let rules = [
+        scoped("all_rows", &ds, Check::RowCount, &Scope::default()),
+        scoped("eu_rows", &ds, Check::RowCount, &eu_scope),
+        scoped(
+            "all_nulls",
+            &ds,
+            Check::NullCount {
+                column: col("customer_id"),
+            },
+            &Scope::default(),
+        ),
+    ];
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let plans = dq_core::plan(&refs);
+    assert_eq!(plans.len(), 2);
+    let before = target.query_stats();
+    let mut observed = Vec::new();
+    for plan in &plans {
+        for outcome in execute(&target, plan, &options(orders::max_timestamp(), 5)).await {
+            observed.push((outcome.rule.to_string(), outcome.verdict.observed));
+        }
+    }
+    assert_eq!(
+        observed,
+        [
+            ("all_rows".to_string(), Some(orders::ROWS as f64)),
+            ("all_nulls".to_string(), Some(orders::NULL_CUSTOMERS as f64)),
+            ("eu_rows".to_string(), Some(orders::EU_ROWS as f64)),
+        ]
+    );
+    assert_eq!(target.query_stats().since(&before).aggregate, 2);
+}
+
+on_each_backend!(
+    filter_and_window_scopes_count_their_rows_exactly,
+    window_is_measured_from_now,
+    rules_with_different_scopes_get_separate_scans,
+);
 
 #[tokio::test]
 async fn sampling_checks_at_most_sample_size_rows_and_says_how_many() {
@@ -136,9 +198,10 @@ async fn sampling_checks_at_most_sample_size_rows_and_says_how_many() {
             window: None,
         };
         let rules = vec![
-            scoped("rows", Check::RowCount, &scope),
+            scoped("rows", "orders", Check::RowCount, &scope),
             scoped(
                 "nulls",
+                "orders",
                 Check::NullRate {
                     column: col("customer_id"),
                 },
@@ -146,6 +209,7 @@ async fn sampling_checks_at_most_sample_size_rows_and_says_how_many() {
             ),
             scoped(
                 "dups",
+                "orders",
                 Check::DuplicateCount {
                     column: col("customer_id"),
                 },
@@ -153,6 +217,7 @@ async fn sampling_checks_at_most_sample_size_rows_and_says_how_many() {
             ),
             scoped(
                 "schema",
+                "orders",
                 Check::Schema {
                     columns: vec![col("id")],
                     types: Default::default(),
@@ -182,45 +247,4 @@ async fn sampling_checks_at_most_sample_size_rows_and_says_how_many() {
         // The schema is not about rows: no sample size to report.
         assert_eq!(outcomes[3].effective_sample_size, None);
     }
-}
-
-#[tokio::test]
-async fn rules_with_different_scopes_get_separate_scans() {
-    let db = orders::db().await;
-    let target = db.target().await;
-    let eu_scope = Scope {
-        filter: Some(eu()),
-        ..Scope::default()
-    };
-    let rules = [
-        scoped("all_rows", Check::RowCount, &Scope::default()),
-        scoped("eu_rows", Check::RowCount, &eu_scope),
-        scoped(
-            "all_nulls",
-            Check::NullCount {
-                column: col("customer_id"),
-            },
-            &Scope::default(),
-        ),
-    ];
-    let refs: Vec<&Rule> = rules.iter().collect();
-    let plans = dq_core::plan(&refs);
-    assert_eq!(plans.len(), 2);
-    let before = target.query_stats();
-    let mut observed = Vec::new();
-    for plan in &plans {
-        for outcome in execute(&target, plan, &options(orders::max_timestamp(), 5)).await {
-            observed.push((outcome.rule.to_string(), outcome.verdict.observed));
-        }
-    }
-    observed.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(
-        observed,
-        [
-            ("all_nulls".to_string(), Some(orders::NULL_CUSTOMERS as f64)),
-            ("all_rows".to_string(), Some(orders::ROWS as f64)),
-            ("eu_rows".to_string(), Some(orders::EU_ROWS as f64)),
-        ]
-    );
-    assert_eq!(target.query_stats().since(&before).aggregate, 2);
 }

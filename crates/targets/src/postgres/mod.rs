@@ -16,16 +16,14 @@ mod sql;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dq_core::Dataset;
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{AssertSqlSafe, Transaction};
 
-use crate::error::TargetError;
+use crate::backend::Backend;
+use crate::error::{Context, TargetError};
 use crate::stats::{QueryCounters, QueryKind, QueryStats};
 
 pub(crate) use connect::{connect, is_postgres_url};
-pub(crate) use samples::fetch_samples;
-pub(crate) use scan::compute;
 
 /// How long past a statement's own timeout the client waits before giving
 /// up on it: long enough for the server's cancellation to arrive first
@@ -39,14 +37,6 @@ pub struct PostgresTarget {
     url: String,
     pool: PgPool,
     counters: Arc<QueryCounters>,
-}
-
-/// Where an error happened, to word it: a missing table in the scan is the
-/// rule's dataset; in custom SQL it is whatever the author wrote.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Context<'a> {
-    Dataset(&'a Dataset),
-    CustomSql,
 }
 
 impl PostgresTarget {
@@ -105,17 +95,6 @@ impl PostgresTarget {
         Ok(tx)
     }
 
-    /// Runs `work` under the client-side backstop of `timeout`.
-    pub(crate) async fn bounded<T>(
-        timeout: Duration,
-        work: impl std::future::Future<Output = Result<T, TargetError>>,
-    ) -> Result<T, TargetError> {
-        match tokio::time::timeout(timeout + CLIENT_GRACE, work).await {
-            Ok(result) => result,
-            Err(_) => Err(TargetError::Timeout { after: timeout }),
-        }
-    }
-
     fn connect_error(&self, cause: String) -> TargetError {
         TargetError::Connect {
             target: self.name.clone(),
@@ -160,6 +139,16 @@ impl PostgresTarget {
             },
             _ => TargetError::query(message),
         }
+    }
+}
+
+impl Backend for PostgresTarget {
+    type Dialect = sql::PostgresDialect;
+
+    /// The server cancels a statement after `timeout`; the client waits a
+    /// little longer, to catch a hung network.
+    fn client_timeout(timeout: Duration) -> Duration {
+        timeout + CLIENT_GRACE
     }
 }
 

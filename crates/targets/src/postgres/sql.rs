@@ -1,66 +1,39 @@
 //! PostgreSQL text for every request: the scope's source (relation, sample,
 //! filter, window), predicates, the fused scan, the duplicate count with
-//! its top values, catalogue, sample and custom queries. Identifiers only
-//! ever enter as `quoted()` validated names; every value (accepted values,
+//! its top values, catalogue and sample queries (custom queries are
+//! wrapped by `sql_common`, in this dialect). Identifiers only ever enter
+//! as `quoted()` validated names; every value (accepted values,
 //! bounds, regexes, cutoffs, limits, sample percentages) is a `$n` bind.
 //!
 //! The SQL is worded by each column's type, as a person writing it by hand
 //! would: a numeric column is compared with numeric constants (not
 //! converted to float on every row), a timestamp window binds a timestamp.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use dq_core::{ColumnInfo, Dataset, Identifier, Literal, MetricRequest, RowPredicate, Scope};
-use sqlx::postgres::{PgArguments, Postgres};
-use sqlx::query::Query;
-use sqlx::AssertSqlSafe;
 
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Bind {
-    Int(i64),
-    Real(f64),
-    Text(String),
-    Bool(bool),
-    Timestamptz(DateTime<Utc>),
-    Timestamp(NaiveDateTime),
+pub(crate) use crate::sql_common::Bind;
+use crate::sql_common::{limit, outside, saturating_i64, unix_seconds, Dialect};
+
+/// PostgreSQL's spelling: `$n` placeholders, rows rendered as JSON text by
+/// the server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PostgresDialect;
+
+impl Dialect for PostgresDialect {
+    type Db = sqlx::Postgres;
+    const NEVER: &'static str = "false";
+    const ROW: &'static str = "row_to_json(dq_row.*)::text";
+    const ROW_ALIAS: &'static str = " dq_row";
+    const COUNT_ALIAS: &'static str = " dq_custom";
+
+    fn placeholder(n: usize) -> String {
+        format!("${n}")
+    }
 }
 
 /// SQL text with `$n` placeholders and their values, in order.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Sql {
-    pub(crate) text: String,
-    pub(crate) binds: Vec<Bind>,
-}
-
-impl Sql {
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    fn bind(&mut self, value: Bind) -> &mut Self {
-        self.binds.push(value);
-        self.text.push_str(&format!("${}", self.binds.len()));
-        self
-    }
-
-    /// The text is built only from quoted identifiers, fixed SQL and `$n`
-    /// placeholders (or a screened filter / a user's custom SQL, both run in
-    /// a read-only transaction), which is what `AssertSqlSafe` asserts.
-    pub(crate) fn query(&self) -> Query<'static, Postgres, PgArguments> {
-        let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
-        for bind in &self.binds {
-            query = match bind {
-                Bind::Int(v) => query.bind(*v),
-                Bind::Real(v) => query.bind(*v),
-                Bind::Text(v) => query.bind(v.clone()),
-                Bind::Bool(v) => query.bind(*v),
-                Bind::Timestamptz(v) => query.bind(*v),
-                Bind::Timestamp(v) => query.bind(*v),
-            };
-        }
-        query
-    }
-}
+pub(crate) type Sql = crate::sql_common::Sql<PostgresDialect>;
 
 /// What SQL a column's type calls for, from its `format_type` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,14 +228,6 @@ impl Source {
     }
 }
 
-pub(crate) fn unix_seconds(t: DateTime<Utc>) -> f64 {
-    t.timestamp_millis() as f64 / 1000.0
-}
-
-fn saturating_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
 /// The column as text, for checks on text (a regex, a length) of a column
 /// of another type.
 fn as_text(column: &Identifier, kind: Kind) -> String {
@@ -277,27 +242,6 @@ fn literal_text(value: &Literal) -> String {
         Literal::Text(v) => v.clone(),
         other => other.to_string(),
     }
-}
-
-/// `(lhs < $1 OR lhs > $2)` for the bounds given, each bind cast by
-/// `cast`; `false` for none.
-fn outside(sql: &mut Sql, lhs: &str, min: Option<Bind>, max: Option<Bind>, cast: &str) {
-    let parts: Vec<(&str, Bind)> = [("<", min), (">", max)]
-        .into_iter()
-        .filter_map(|(op, bound)| bound.map(|b| (op, b)))
-        .collect();
-    if parts.is_empty() {
-        sql.push("false");
-        return;
-    }
-    sql.push("(");
-    for (i, (op, bound)) in parts.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(" OR ");
-        }
-        sql.push(&format!("{lhs} {op} ")).bind(bound).push(cast);
-    }
-    sql.push(")");
 }
 
 /// Compares in the column's own type when the values are of that type
@@ -438,11 +382,11 @@ pub(crate) fn fused_scan(
     sql
 }
 
-/// Non-NULL rows whose value occurs more than once, and the `limit` most
+/// Non-NULL rows whose value occurs more than once, and the `top` most
 /// repeated values with their counts as a JSON array of
 /// `{"<column>": value, "occurrences": n}`: one GROUP BY gives both, so a
 /// failing duplicate rule needs no sample query.
-pub(crate) fn duplicates(source: &Source, column: &Identifier, limit: usize) -> Sql {
+pub(crate) fn duplicates(source: &Source, column: &Identifier, top: usize) -> Sql {
     let c = column.quoted();
     let mut sql = Sql::default();
     sql.push(&format!("WITH dq_dups AS (SELECT {c} AS v, count(*) AS n"));
@@ -462,7 +406,7 @@ pub(crate) fn duplicates(source: &Source, column: &Identifier, limit: usize) -> 
         "::text, v, 'occurrences', n) ORDER BY n DESC, v)::text \
          FROM (SELECT v, n FROM dq_dups ORDER BY n DESC, v LIMIT ",
     )
-    .bind(Bind::Int(saturating_i64(limit as u64)))
+    .bind(limit(top))
     .push(") dq_top)");
     sql
 }
@@ -485,12 +429,12 @@ pub(crate) fn catalogue(dataset: &Dataset) -> Sql {
     sql
 }
 
-/// Up to `limit` rows meeting `p`, each as one JSON object in column order.
+/// Up to `rows` rows meeting `p`, each as one JSON object in column order.
 pub(crate) fn sample_where(
     source: &Source,
     p: &RowPredicate,
     columns: Columns<'_>,
-    limit: usize,
+    rows: usize,
 ) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT row_to_json(dq_row.*)::text FROM (SELECT *");
@@ -502,35 +446,7 @@ pub(crate) fn sample_where(
         // Copies side by side.
         sql.push(&format!(" ORDER BY {}", c.quoted()));
     }
-    sql.push(" LIMIT ")
-        .bind(Bind::Int(saturating_i64(limit as u64)))
-        .push(") dq_row");
-    sql
-}
-
-/// The newlines keep a trailing `-- comment` in the user's query from
-/// swallowing the closing parenthesis.
-pub(crate) fn custom_count(body: &str) -> Sql {
-    let mut sql = Sql::default();
-    sql.push(&format!("SELECT count(*) FROM (\n{body}\n) dq_custom"));
-    sql
-}
-
-/// Two rows are enough to tell "exactly one" from "more than one".
-pub(crate) fn custom_scalar(body: &str) -> Sql {
-    let mut sql = Sql::default();
-    sql.push(&format!(
-        "SELECT row_to_json(dq_row.*)::text FROM (\n{body}\n) dq_row LIMIT 2"
-    ));
-    sql
-}
-
-pub(crate) fn custom_sample(body: &str, limit: usize) -> Sql {
-    let mut sql = Sql::default();
-    sql.push(&format!(
-        "SELECT row_to_json(dq_row.*)::text FROM (\n{body}\n) dq_row LIMIT "
-    ))
-    .bind(Bind::Int(saturating_i64(limit as u64)));
+    sql.push(" LIMIT ").bind(limit(rows)).push(") dq_row");
     sql
 }
 

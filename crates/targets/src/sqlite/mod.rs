@@ -16,16 +16,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dq_core::Dataset;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{Sqlite, SqlitePool};
 
-use crate::error::TargetError;
+use crate::backend::Backend;
+use crate::error::{Context, TargetError};
 use crate::stats::{QueryCounters, QueryKind, QueryStats};
 
 pub(crate) use connect::connect;
-pub(crate) use samples::fetch_samples;
-pub(crate) use scan::compute;
 
 /// SQLite result codes (primary, the low byte of an extended code).
 const SQLITE_BUSY: i32 = 5;
@@ -45,14 +43,6 @@ pub struct SqliteTarget {
     path: PathBuf,
     pool: SqlitePool,
     counters: Arc<QueryCounters>,
-}
-
-/// Where an error happened, to word it: a missing table in the scan is the
-/// rule's dataset; in custom SQL it is whatever the author wrote.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Context<'a> {
-    Dataset(&'a Dataset),
-    CustomSql,
 }
 
 impl SqliteTarget {
@@ -162,5 +152,15 @@ impl SqliteTarget {
             | sqlx::Error::WorkerCrashed => self.connect_error(e),
             other => TargetError::query(other.to_string()),
         }
+    }
+}
+
+impl Backend for SqliteTarget {
+    type Dialect = sql::SqliteDialect;
+
+    /// The progress handler stops a query at the deadline, so the client
+    /// waits no longer than that.
+    fn client_timeout(timeout: Duration) -> Duration {
+        timeout
     }
 }

@@ -1,51 +1,41 @@
-//! A bounded sample of a failing rule's rows, for a person to look at:
-//! always `LIMIT n`, never a full fetch.
+//! SQLite's failing-row samples: the rule's scope (a sampled scope draws
+//! its own rows) filtered by the failing condition, and every row decoded
+//! to JSON by its values' runtime types.
 
-use dq_core::{Rule, SampleRequest, ScanPlan};
+use std::time::Duration;
+
+use dq_core::{ColumnInfo, RowPredicate};
 use serde_json::Value;
 
-use super::sql::{self, Source};
+use super::sql::{self, Source, Sql};
 use super::{rows, Context, SqliteTarget};
+use crate::backend::{Job, Sampler};
 use crate::error::TargetError;
-use crate::execute::ExecuteOptions;
 use crate::stats::QueryKind;
 
-pub(crate) async fn fetch_samples(
-    target: &SqliteTarget,
-    plan: &ScanPlan<'_>,
-    rule: &Rule,
-    request: &SampleRequest,
-    options: &ExecuteOptions,
-) -> Result<Vec<Value>, TargetError> {
-    let timeout = rule.timeout;
-    let (query, context) = match request {
-        SampleRequest::Where(predicate) => {
-            let source = Source::new(&plan.dataset, &plan.scope, options.now);
-            let query = sql::sample_where(&source, predicate, options.sample_limit);
-            (query, Context::Dataset(&plan.dataset))
-        }
-        SampleRequest::CustomSql(text) => {
-            let body = crate::custom_sql::custom_body(text)?;
-            let query = sql::custom_sample(&body, options.sample_limit);
-            (query, Context::CustomSql)
-        }
-    };
-    let fetch = async {
-        let mut conn = target.acquire(timeout).await?;
-        target.record(QueryKind::Sample);
+impl Sampler for SqliteTarget {
+    fn sample_where(&self, job: &Job<'_>, predicate: &RowPredicate, _: &[ColumnInfo]) -> Sql {
+        let source = Source::new(&job.plan.dataset, &job.plan.scope, job.options.now);
+        sql::sample_where(&source, predicate, job.options.sample_limit)
+    }
+
+    async fn fetch_rows(
+        &self,
+        query: &Sql,
+        context: Context<'_>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, TargetError> {
+        let mut conn = self.acquire(timeout).await?;
+        self.record(QueryKind::Sample);
         let found = query
             .query()
             .fetch_all(&mut *conn)
             .await
-            .map_err(|e| target.map_error(e, context, timeout))?;
-        target.release(conn).await;
+            .map_err(|e| self.map_error(e, context, timeout))?;
+        self.release(conn).await;
         Ok(found
             .iter()
             .map(|row| Value::Object(rows::to_json(row)))
             .collect())
-    };
-    match tokio::time::timeout(timeout, fetch).await {
-        Ok(result) => result,
-        Err(_) => Err(TargetError::Timeout { after: timeout }),
     }
 }

@@ -5,55 +5,32 @@
 
 use chrono::{DateTime, Utc};
 use dq_core::{Dataset, Identifier, Literal, MetricRequest, RowPredicate, Scope};
-use sqlx::query::Query;
-use sqlx::sqlite::{Sqlite, SqliteArguments};
-use sqlx::AssertSqlSafe;
+
+pub(crate) use crate::sql_common::Bind;
+use crate::sql_common::{limit, outside, saturating_i64, unix_seconds, Dialect};
 
 /// The name of the scoped relation; unlikely to shadow a user's table, which
 /// would turn the CTE into a (failing) self reference.
 const SCOPED: &str = "dq_scoped";
 
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Bind {
-    Int(i64),
-    Real(f64),
-    Text(String),
+/// SQLite's spelling: `?` placeholders, rows read as they are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    type Db = sqlx::Sqlite;
+    const NEVER: &'static str = "0";
+    const ROW: &'static str = "*";
+    const ROW_ALIAS: &'static str = "";
+    const COUNT_ALIAS: &'static str = "";
+
+    fn placeholder(_: usize) -> String {
+        "?".to_string()
+    }
 }
 
 /// SQL text with `?` placeholders and their values, in textual order.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Sql {
-    pub(crate) text: String,
-    pub(crate) binds: Vec<Bind>,
-}
-
-impl Sql {
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    fn bind(&mut self, value: Bind) -> &mut Self {
-        self.text.push('?');
-        self.binds.push(value);
-        self
-    }
-
-    /// The text is built only from quoted identifiers, fixed SQL and `?`
-    /// placeholders (or a screened filter / a user's custom SQL, both run on
-    /// a read-only connection), which is what `AssertSqlSafe` asserts.
-    pub(crate) fn query(&self) -> Query<'static, Sqlite, SqliteArguments> {
-        let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
-        for bind in &self.binds {
-            query = match bind {
-                Bind::Int(v) => query.bind(*v),
-                Bind::Real(v) => query.bind(*v),
-                Bind::Text(v) => query.bind(v.clone()),
-            };
-        }
-        query
-    }
-}
+pub(crate) type Sql = crate::sql_common::Sql<SqliteDialect>;
 
 /// The rows a scan sees: the dataset itself, or a CTE applying the scope's
 /// filter, window and random sample. A sample is drawn per query: the fused
@@ -123,14 +100,6 @@ impl Source {
     }
 }
 
-pub(crate) fn unix_seconds(t: DateTime<Utc>) -> f64 {
-    t.timestamp_millis() as f64 / 1000.0
-}
-
-fn saturating_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
 /// A column as Unix seconds, whether it holds numbers (already Unix seconds)
 /// or ISO-8601 text ('2025-06-30 12:00:00', '2025-06-30T12:00:00Z'); text
 /// that is no date gives NULL. Rounded to milliseconds because julianday()
@@ -150,29 +119,6 @@ fn literal(value: &Literal) -> Bind {
         Literal::Bool(v) => Bind::Int(i64::from(*v)),
         Literal::Text(v) => Bind::Text(v.clone()),
     }
-}
-
-/// `(lhs < ? OR lhs > ?)` for the bounds given; `0` (never) for none.
-fn outside(sql: &mut Sql, lhs: &str, min: Option<Bind>, max: Option<Bind>) {
-    let mut parts = Vec::new();
-    if let Some(min) = min {
-        parts.push(("<", min));
-    }
-    if let Some(max) = max {
-        parts.push((">", max));
-    }
-    if parts.is_empty() {
-        sql.push("0");
-        return;
-    }
-    sql.push("(");
-    for (i, (op, bound)) in parts.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(" OR ");
-        }
-        sql.push(&format!("{lhs} {op} ")).bind(bound);
-    }
-    sql.push(")");
 }
 
 /// The condition a failing row meets. NULLs never fail a value check:
@@ -199,7 +145,7 @@ fn predicate(sql: &mut Sql, predicate: &RowPredicate, relation: &str) {
         RowPredicate::OutsideRange(c, min, max) => {
             let c = c.quoted();
             sql.push(&format!("{c} IS NOT NULL AND "));
-            outside(sql, &c, min.map(Bind::Real), max.map(Bind::Real));
+            outside(sql, &c, min.map(Bind::Real), max.map(Bind::Real), "");
         }
         RowPredicate::RegexMismatch(c, regex) => {
             let c = c.quoted();
@@ -211,7 +157,7 @@ fn predicate(sql: &mut Sql, predicate: &RowPredicate, relation: &str) {
             let c = c.quoted();
             sql.push(&format!("{c} IS NOT NULL AND "));
             let bound = |v: &Option<u64>| v.map(|v| Bind::Int(saturating_i64(v)));
-            outside(sql, &format!("length({c})"), bound(min), bound(max));
+            outside(sql, &format!("length({c})"), bound(min), bound(max), "");
         }
         RowPredicate::Duplicated(c) => {
             let c = c.quoted();
@@ -299,39 +245,16 @@ pub(crate) fn columns(dataset: &Dataset) -> Sql {
     sql
 }
 
-/// Up to `limit` rows meeting `predicate`; duplicates come grouped by value
+/// Up to `rows` rows meeting `predicate`; duplicates come grouped by value
 /// so a person sees the copies side by side.
-pub(crate) fn sample_where(source: &Source, p: &RowPredicate, limit: usize) -> Sql {
+pub(crate) fn sample_where(source: &Source, p: &RowPredicate, rows: usize) -> Sql {
     let mut sql = source.start();
     sql.push(&format!("SELECT * FROM {} WHERE ", source.relation()));
     predicate(&mut sql, p, source.relation());
     if let RowPredicate::Duplicated(c) = p {
         sql.push(&format!(" ORDER BY {}", c.quoted()));
     }
-    sql.push(" LIMIT ")
-        .bind(Bind::Int(saturating_i64(limit as u64)));
-    sql
-}
-
-/// The newlines keep a trailing `-- comment` in the user's query from
-/// swallowing the closing parenthesis.
-pub(crate) fn custom_count(body: &str) -> Sql {
-    let mut sql = Sql::default();
-    sql.push(&format!("SELECT count(*) FROM (\n{body}\n)"));
-    sql
-}
-
-/// Two rows are enough to tell "exactly one" from "more than one".
-pub(crate) fn custom_scalar(body: &str) -> Sql {
-    let mut sql = Sql::default();
-    sql.push(&format!("SELECT * FROM (\n{body}\n) LIMIT 2"));
-    sql
-}
-
-pub(crate) fn custom_sample(body: &str, limit: usize) -> Sql {
-    let mut sql = Sql::default();
-    sql.push(&format!("SELECT * FROM (\n{body}\n) LIMIT "))
-        .bind(Bind::Int(saturating_i64(limit as u64)));
+    sql.push(" LIMIT ").bind(limit(rows));
     sql
 }
 

@@ -1,17 +1,24 @@
 //! Shared test fixtures: real SQLite files in temp dirs and real PostgreSQL
-//! schemas (`pg`), written through ordinary read-write connections, and
-//! rules built the way validation would.
+//! schemas (`pg`), written through ordinary read-write connections, either
+//! one as a [`Fixture`] for tests that run on both backends (`backend`),
+//! and rules built the way validation would.
 #![allow(dead_code)] // each test binary uses its own subset
 
+mod backend;
 pub mod pg;
+
+#[allow(unused_imports)] // not every test binary has a test for both backends
+pub(crate) use backend::on_each_backend;
+#[allow(unused_imports)]
+pub use backend::{Backend, Fixture};
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use dq_core::{
-    Bounds, Check, Dataset, Identifier, Queue, Rule, RuleName, Schedule, Scope, Severity,
-    Thresholds,
+    Bounds, Check, CustomSqlMode, Dataset, Identifier, Queue, Rule, RuleName, Schedule, Scope,
+    Severity, Thresholds,
 };
 use dq_targets::{ExecuteOptions, Target};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
@@ -98,6 +105,43 @@ pub fn rule(name: &str, dataset: &str, check: Check, fail: Bounds) -> Rule {
     }
 }
 
+/// A null_count rule on `column` of `dataset`.
+pub fn null_count(name: &str, dataset: &str, column: &str, fail: Bounds) -> Rule {
+    rule(
+        name,
+        dataset,
+        Check::NullCount {
+            column: col(column),
+        },
+        fail,
+    )
+}
+
+/// A duplicate_count rule on `column` of `dataset`.
+pub fn duplicate_count(name: &str, dataset: &str, column: &str, fail: Bounds) -> Rule {
+    rule(
+        name,
+        dataset,
+        Check::DuplicateCount {
+            column: col(column),
+        },
+        fail,
+    )
+}
+
+/// A custom_sql rule on `dataset`.
+pub fn custom(name: &str, dataset: &str, sql: &str, mode: CustomSqlMode, fail: Bounds) -> Rule {
+    rule(
+        name,
+        dataset,
+        Check::CustomSql {
+            sql: sql.into(),
+            mode,
+        },
+        fail,
+    )
+}
+
 pub fn bounds(min: Option<f64>, max: Option<f64>) -> Bounds {
     Bounds { min, max }
 }
@@ -147,6 +191,18 @@ pub mod orders {
     }
 
     pub const ACCEPTED: [&str; 3] = ["paid", "pending", "shipped"];
+
+    /// The table's columns, in order.
+    pub const COLUMNS: [&str; 8] = [
+        "id",
+        "customer_id",
+        "email",
+        "amount",
+        "status",
+        "code",
+        "region",
+        "updated_at",
+    ];
 
     /// One row of the fixture, as both the SQLite and the PostgreSQL
     /// loaders store it.

@@ -4,6 +4,7 @@ use chrono::TimeZone;
 use dq_core::{RowFilter, Window};
 
 use super::*;
+use crate::sql_common::{custom_count, custom_sample, custom_scalar};
 
 fn id(name: &str) -> Identifier {
     Identifier::new(name).unwrap()
@@ -299,15 +300,17 @@ fn samples_and_custom_queries_are_bounded() {
          WHERE \"email\" IS NULL LIMIT $1) dq_row"
     );
     assert_eq!(sql.binds, vec![Bind::Int(3)]);
-    let custom = custom_sample("SELECT 1 -- why", 4);
+    let custom = custom_sample::<PostgresDialect>("SELECT 1 -- why", 4);
     assert_eq!(
         custom.text,
         "SELECT row_to_json(dq_row.*)::text FROM (\nSELECT 1 -- why\n) dq_row LIMIT $1"
     );
     assert_eq!(custom.binds, vec![Bind::Int(4)]);
-    assert!(custom_scalar("SELECT 1").text.ends_with(") dq_row LIMIT 2"));
+    assert!(custom_scalar::<PostgresDialect>("SELECT 1")
+        .text
+        .ends_with(") dq_row LIMIT 2"));
     assert_eq!(
-        custom_count("SELECT 1").text,
+        custom_count::<PostgresDialect>("SELECT 1").text,
         "SELECT count(*) FROM (\nSELECT 1\n) dq_custom"
     );
 }

@@ -1,0 +1,21 @@
+//! The one backoff policy for reconnecting, shared by the network backends:
+//! exponential with jitter (so a fleet of workers does not reconnect in
+//! lockstep after a broker restart), capped per step, bounded in total by
+//! `BrokerConfig::reconnect_timeout`.
+
+use std::time::Duration;
+
+use backon::ExponentialBuilder;
+
+const FIRST_DELAY: Duration = Duration::from_millis(50);
+const MAX_DELAY: Duration = Duration::from_secs(2);
+
+pub fn backoff(total: Duration) -> ExponentialBuilder {
+    ExponentialBuilder::new()
+        .with_jitter()
+        .with_factor(2.0)
+        .with_min_delay(FIRST_DELAY)
+        .with_max_delay(MAX_DELAY)
+        .without_max_times()
+        .with_total_delay(Some(total))
+}

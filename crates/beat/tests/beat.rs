@@ -198,7 +198,10 @@ async fn runs_stored_but_never_published_are_republished() {
     let rule = &rules(EVERY_SECOND)[0];
     // A previous leader crashed between inserting the run and publishing it.
     let orphan = NewRun::for_rule(rule, t0() - secs(60), dq_core::RunStatus::Pending);
-    store.enqueue_runs(None, std::slice::from_ref(&orphan)).await.unwrap();
+    store
+        .enqueue_runs(None, std::slice::from_ref(&orphan))
+        .await
+        .unwrap();
     let mut consumer = fx.broker.consumer(Queue::Database, "c1", 64).await.unwrap();
     let mut beat = fx.beat("beat-a").await;
     beat.iterate(t0()).await.unwrap();

@@ -58,7 +58,7 @@ earlier and are no longer in it are disabled (their history is kept)."
     /// Run rules now, in this process, and store the results.
     #[command(
         after_help = "Examples:\n  dq run --all\n  dq run --rule-name orders_fresh --rule-name orders_nulls\n  \
-dq run --tag sla --fail-on CRITICAL\n  dq run --all --dry-run      show the planned queries\n\n\
+dq run --tag sla --fail-on CRITICAL\n  dq run --all --dry-run      show the planned queries\n  dq run --tag sla --async    hand them to the workers\n\n\
 Exit codes: 0 all passed (or failed below --fail-on); 1 a rule at or above\n\
 --fail-on failed; 3 a check could not run (ERROR or TIMEOUT); 2 bad usage or\n\
 configuration."
@@ -71,6 +71,28 @@ dq export runs runs.csv --rule-name orders_fresh\n  \
 dq export manifest all-rules.yaml      # load it back with `dq load`\n\n\
 The format comes from --format, else from the file extension, else json.")]
     Export(ExportArgs),
+
+    /// The scheduler: enqueue each enabled rule on its cron schedule (run 2+ for HA).
+    #[command(
+        after_help = "Examples:\n  dq --config prod.toml beat\n  dq beat --owner beat-eu-1\n\n\
+Several beats may run against one store: one holds the leader lease and enqueues,\n\
+the others take over when it stops renewing. Stop with SIGTERM or Ctrl-C."
+    )]
+    Beat(BeatArgs),
+
+    /// Look at the fleet: queues, dead letters, workers, running checks, the schedule.
+    #[command(
+        after_help = "Examples:\n  dq inspect queues\n  dq inspect dead --queue dq_database\n  \
+dq inspect workers\n  dq inspect active\n  dq inspect scheduled --limit 20\n  dq inspect stats"
+    )]
+    Inspect(InspectArgs),
+
+    /// Replay the dead letters of a queue.
+    #[command(
+        after_help = "Example:\n  dq inspect dead --queue dq_database   # see why they died\n  \
+dq requeue dq_database                 # replay them, attempts reset"
+    )]
+    Requeue(RequeueArgs),
 
     /// Apply the store's migrations (other commands also do it when they open the store).
     #[command(after_help = "Example:\n  dq --config prod.toml migrate")]
@@ -151,12 +173,67 @@ pub struct RunArgs {
     /// Show the scans and rules that would run, without running them.
     #[arg(long)]
     pub dry_run: bool,
+    /// Publish the runs to the broker for the workers instead of running them here.
+    #[arg(long = "async", conflicts_with = "dry_run")]
+    pub publish: bool,
     /// Exit 1 when a rule of this severity or higher fails.
     #[arg(long, default_value = "HIGH", value_name = "SEVERITY", value_parser = parse_severity)]
     pub fail_on: Severity,
     /// Failing rows shown and stored per violation.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub sample_limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct BeatArgs {
+    /// This beat's name in the leader lease (default: host:pid:beat).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// How long the leader lease lasts without renewal, e.g. 10s.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub lease_ttl: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InspectWhat {
+    /// Per queue: ready, in flight, delayed, dead, consumers, oldest message age.
+    Queues,
+    /// Dead letters and why they died.
+    Dead,
+    /// Workers seen recently: pool, concurrency, processed, failed, RSS, uptime.
+    Workers,
+    /// Checks running now.
+    Active,
+    /// Next fire time of each enabled rule, and the beat leader.
+    Scheduled,
+    /// Runs by status over the last hour, and scheduling lag.
+    Stats,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    pub what: InspectWhat,
+    /// Only this queue (dead).
+    #[arg(long, value_parser = parse_queue)]
+    pub queue: Option<dq_core::Queue>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RequeueArgs {
+    /// dq_database, dq_compute or dq_memory.
+    #[arg(value_parser = parse_queue)]
+    pub queue: dq_core::Queue,
+    /// At most this many.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+fn parse_queue(text: &str) -> Result<dq_core::Queue, String> {
+    text.parse()
+        .map_err(|e: dq_core::queue::UnknownQueue| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -23,6 +23,38 @@ pub struct Config {
     pub origin: String,
     pub store_url: String,
     pub targets: BTreeMap<String, TargetConfig>,
+    pub broker: BrokerSettings,
+}
+
+/// `[broker]`: the queues between beat and workers. `memory://` (the
+/// default) only connects the beat and workers of one `dq serve` process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerSettings {
+    pub url: String,
+    pub prefix: String,
+    pub visibility_timeout: std::time::Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        BrokerSettings {
+            url: "memory://".into(),
+            prefix: String::new(),
+            visibility_timeout: std::time::Duration::from_secs(300),
+            max_attempts: 3,
+        }
+    }
+}
+
+impl BrokerSettings {
+    pub fn to_broker_config(&self) -> dq_broker::BrokerConfig {
+        let mut config = dq_broker::BrokerConfig::new(self.url.clone());
+        config.prefix = self.prefix.clone();
+        config.visibility_timeout = self.visibility_timeout;
+        config.max_attempts = self.max_attempts;
+        config
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +68,16 @@ struct RawConfig {
     store: Option<String>,
     #[serde(default)]
     targets: BTreeMap<String, RawTarget>,
+    broker: Option<RawBroker>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBroker {
+    url: Option<String>,
+    prefix: Option<String>,
+    visibility_timeout: Option<String>,
+    max_attempts: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,6 +92,7 @@ impl Config {
             origin: "embedded default (no dq.toml found)".into(),
             store_url: DEFAULT_STORE_URL.into(),
             targets: BTreeMap::new(),
+            broker: BrokerSettings::default(),
         }
     }
 
@@ -100,16 +143,43 @@ impl Config {
                 },
             );
         }
+        let broker = match raw.broker {
+            None => BrokerSettings::default(),
+            Some(raw) => broker_settings(raw, env).with_context(|| format!("{origin}: broker"))?,
+        };
         Ok(Config {
             origin: origin.to_string(),
             store_url: resolve_sqlite_path(&store, base),
             targets,
+            broker,
         })
     }
 
     pub fn is_known_target(&self, name: &str) -> bool {
         self.targets.contains_key(name)
     }
+}
+
+fn broker_settings(raw: RawBroker, env: &dyn Fn(&str) -> Option<String>) -> Result<BrokerSettings> {
+    let mut settings = BrokerSettings::default();
+    if let Some(url) = raw.url {
+        settings.url = expand_env(&url, env).context("url")?;
+    }
+    if let Some(prefix) = raw.prefix {
+        settings.prefix = prefix;
+    }
+    if let Some(timeout) = raw.visibility_timeout {
+        settings.visibility_timeout = humantime::parse_duration(&timeout).with_context(|| {
+            format!("visibility_timeout: {timeout:?} is not a duration such as 5m")
+        })?;
+    }
+    if let Some(max_attempts) = raw.max_attempts {
+        if max_attempts == 0 {
+            bail!("max_attempts: must be at least 1");
+        }
+        settings.max_attempts = max_attempts;
+    }
+    Ok(settings)
 }
 
 /// `${VAR}` and `${VAR:-default}`. A missing variable without a default is an
@@ -234,6 +304,33 @@ mod tests {
         assert_eq!(
             format!("{err:#}"),
             "dq.toml: targets.w.url: environment variable NOPE is not set"
+        );
+    }
+
+    #[test]
+    fn broker_section() {
+        let config = Config::parse(
+            "[broker]\nurl = \"redis://127.0.0.1:6379/0\"\nprefix = \"prod_\"\nvisibility_timeout = \"10m\"\nmax_attempts = 5\n",
+            "dq.toml",
+            Path::new(""),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(config.broker.url, "redis://127.0.0.1:6379/0");
+        assert_eq!(config.broker.prefix, "prod_");
+        assert_eq!(config.broker.visibility_timeout.as_secs(), 600);
+        assert_eq!(config.broker.max_attempts, 5);
+        assert_eq!(Config::embedded_default().broker.url, "memory://");
+        let err = Config::parse(
+            "[broker]\nmax_attempts = 0\n",
+            "dq.toml",
+            Path::new(""),
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "dq.toml: broker: max_attempts: must be at least 1"
         );
     }
 

@@ -29,7 +29,9 @@ pub mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // Services log what they do; one-shot commands only warnings.
+    let is_service = matches!(cli.command, Command::Beat(_));
+    init_logging(cli.verbose, is_service);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -46,6 +48,9 @@ fn main() -> ExitCode {
             Command::Load(args) => commands::load::run(cli.config.as_deref(), args).await,
             Command::Run(args) => commands::run::run(cli.config.as_deref(), args).await,
             Command::Export(args) => commands::export::run(cli.config.as_deref(), args).await,
+            Command::Beat(args) => commands::beat::run(cli.config.as_deref(), args).await,
+            Command::Inspect(args) => commands::inspect::run(cli.config.as_deref(), args).await,
+            Command::Requeue(args) => commands::requeue::run(cli.config.as_deref(), args).await,
             Command::Migrate => commands::migrate::run(cli.config.as_deref()).await,
             Command::Bench(cli::BenchCommand::Postgres(args)) => bench::postgres(args).await,
         }
@@ -59,10 +64,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, is_service: bool) {
     // sqlx reports every statement over 1 s as a warning; a scan of a large
     // table is supposed to take that long, so its logs start at debug.
     let default = match verbose {
+        0 if is_service => "info,sqlx=warn",
         0 => "warn,sqlx=error",
         1 => "info,dq=debug,sqlx=warn",
         _ => "debug,dq=trace",

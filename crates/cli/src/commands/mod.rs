@@ -1,8 +1,12 @@
+pub mod beat;
 pub mod demo;
 pub mod export;
+pub mod inspect;
 pub mod load;
 pub mod migrate;
+pub mod requeue;
 pub mod run;
+pub mod shutdown;
 
 use std::path::Path;
 

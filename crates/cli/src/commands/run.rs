@@ -25,6 +25,9 @@ pub async fn run(config_path: Option<&Path>, args: RunArgs) -> Result<u8> {
         println!("dry run: nothing was executed.");
         return Ok(exit::OK);
     }
+    if args.publish {
+        return publish(&config, &store, rules).await;
+    }
     let options = RunOptions {
         sample_limit: args.sample_limit,
         show_progress: std::io::stderr().is_terminal(),
@@ -84,6 +87,42 @@ pub fn exit_code(results: &[RuleResult], fail_on: Severity) -> u8 {
     } else {
         exit::OK
     }
+}
+
+/// `--async`: the runs go to the broker as the beat would send them; the
+/// workers execute and store them.
+async fn publish(config: &crate::config::Config, store: &Store, rules: Vec<Rule>) -> Result<u8> {
+    let broker = dq_broker::Broker::connect(&config.broker.to_broker_config()).await?;
+    let now = chrono::Utc::now();
+    let due: Vec<dq_beat::DueRun> = rules
+        .into_iter()
+        .map(|rule| dq_beat::DueRun {
+            rule,
+            scheduled_for: now,
+        })
+        .collect();
+    let runs: Vec<dq_store::NewRun> = due
+        .iter()
+        .map(|d| dq_store::NewRun::for_rule(&d.rule, now, RunStatus::Pending))
+        .collect();
+    store.enqueue_runs(None, &runs).await?;
+    let envelopes = dq_beat::envelopes(due, config.broker.max_attempts, now);
+    for envelope in &envelopes {
+        broker.publish(envelope).await?;
+        let ids: Vec<_> = envelope.job.runs.iter().map(|r| r.run_id).collect();
+        store.mark_enqueued(&ids, chrono::Utc::now()).await?;
+        println!(
+            "published {} run(s) of {} to {}",
+            ids.len(),
+            envelope.job.dataset,
+            envelope.queue
+        );
+    }
+    println!(
+        "{} job(s) published; follow them with `dq inspect active` and `dq export runs -`.",
+        envelopes.len()
+    );
+    Ok(exit::OK)
 }
 
 fn describe_plan(rules: &[Rule]) -> String {

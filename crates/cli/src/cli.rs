@@ -80,6 +80,23 @@ the others take over when it stops renewing. Stop with SIGTERM or Ctrl-C."
     )]
     Beat(BeatArgs),
 
+    /// A worker: take jobs from one queue and run them in a pool.
+    #[command(
+        after_help = "Examples:\n  dq worker -Q dq_database --pool async -c 8\n  \
+dq worker -Q dq_compute --pool threads -c 2\n  \
+dq worker -Q dq_memory --pool process -c 2 --memory-limit-mb 512 --max-tasks-per-child 50\n\n\
+Results are stored, then the job is acked; SIGTERM stops taking work, finishes\n\
+what is in flight (up to --shutdown-deadline) and exits."
+    )]
+    Worker(WorkerArgs),
+
+    /// Beat plus one worker per queue in one process: the fleet on one machine.
+    #[command(
+        after_help = "Examples:\n  dq serve                       embedded default: SQLite store, in-process queues\n  \
+dq --config prod.toml serve    same, against the configured store and broker"
+    )]
+    Serve(ServeArgs),
+
     /// Look at the fleet: queues, dead letters, workers, running checks, the schedule.
     #[command(
         after_help = "Examples:\n  dq inspect queues\n  dq inspect dead --queue dq_database\n  \
@@ -101,6 +118,10 @@ dq requeue dq_database                 # replay them, attempts reset"
     /// Measure dq against a hand-written baseline.
     #[command(subcommand)]
     Bench(BenchCommand),
+
+    /// A process-pool child of `dq worker`: runs jobs sent on stdin. Not for direct use.
+    #[command(hide = true)]
+    WorkerChild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,6 +203,41 @@ pub struct RunArgs {
     /// Failing rows shown and stored per violation.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub sample_limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The queue to serve: dq_database, dq_compute or dq_memory.
+    #[arg(short = 'Q', long, value_parser = parse_queue)]
+    pub queue: dq_core::Queue,
+    /// async (tokio tasks), threads (OS threads) or process (child processes).
+    #[arg(long, default_value = "async")]
+    pub pool: dq_worker::PoolKind,
+    /// Jobs run at once.
+    #[arg(short = 'c', long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Process pool: address-space limit of each child.
+    #[arg(long)]
+    pub memory_limit_mb: Option<u64>,
+    /// Process pool: replace a child after this many jobs.
+    #[arg(long)]
+    pub max_tasks_per_child: Option<u32>,
+    /// Ceiling on one job, after which it is abandoned (process pool: the child is killed).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub hard_time_limit: Option<std::time::Duration>,
+    /// How long SIGTERM waits for in-flight jobs.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub shutdown_deadline: std::time::Duration,
+    /// This worker's name in heartbeats (default: host:pid:queue).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Jobs run at once by each queue's worker.
+    #[arg(short = 'c', long, default_value_t = 2)]
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Args)]

@@ -29,8 +29,16 @@ pub mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A process-pool child limits its own memory and builds its own
+    // runtime, so it starts before anything else does.
+    if matches!(cli.command, Command::WorkerChild) {
+        return dq_worker::child_main();
+    }
     // Services log what they do; one-shot commands only warnings.
-    let is_service = matches!(cli.command, Command::Beat(_));
+    let is_service = matches!(
+        cli.command,
+        Command::Beat(_) | Command::Worker(_) | Command::Serve(_)
+    );
     init_logging(cli.verbose, is_service);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -49,10 +57,14 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run::run(cli.config.as_deref(), args).await,
             Command::Export(args) => commands::export::run(cli.config.as_deref(), args).await,
             Command::Beat(args) => commands::beat::run(cli.config.as_deref(), args).await,
+            Command::Worker(args) => commands::worker::run(cli.config.as_deref(), args).await,
+            Command::Serve(args) => commands::serve::run(cli.config.as_deref(), args).await,
             Command::Inspect(args) => commands::inspect::run(cli.config.as_deref(), args).await,
             Command::Requeue(args) => commands::requeue::run(cli.config.as_deref(), args).await,
             Command::Migrate => commands::migrate::run(cli.config.as_deref()).await,
             Command::Bench(cli::BenchCommand::Postgres(args)) => bench::postgres(args).await,
+            // Started above, before the runtime.
+            Command::WorkerChild => Ok(exit::OK),
         }
     });
     match result {

@@ -6,7 +6,9 @@ pub mod load;
 pub mod migrate;
 pub mod requeue;
 pub mod run;
+pub mod serve;
 pub mod shutdown;
+pub mod worker;
 
 use std::path::Path;
 

@@ -1,0 +1,63 @@
+//! `dq worker -Q QUEUE --pool POOL -c N`: one queue's executor service.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use dq_broker::Broker;
+use dq_worker::{ChildCommand, Worker, WorkerConfig};
+
+use crate::cli::WorkerArgs;
+use crate::commands::shutdown;
+use crate::config::{redact, Config};
+use crate::exit;
+
+pub async fn run(config_path: Option<&Path>, args: WorkerArgs) -> Result<u8> {
+    let (config, store) = super::open(config_path).await?;
+    let broker = connect(&config).await?;
+    let worker_config = worker_config(&args);
+    tracing::info!(
+        worker = %worker_config.name,
+        queue = %worker_config.queue,
+        pool = %worker_config.pool,
+        concurrency = worker_config.concurrency,
+        "worker starting"
+    );
+    let worker = Worker::new(worker_config, store, broker, targets(&config))?;
+    let summary = worker.run(shutdown::on_signal()).await;
+    tracing::info!(?summary, "worker stopped");
+    Ok(exit::OK)
+}
+
+pub async fn connect(config: &Config) -> Result<Broker> {
+    Broker::connect(&config.broker.to_broker_config())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to the broker {}",
+                redact(&config.broker.url)
+            )
+        })
+}
+
+pub fn worker_config(args: &WorkerArgs) -> WorkerConfig {
+    let mut config = WorkerConfig::new(args.queue, args.pool);
+    if let Some(name) = &args.name {
+        config.name = name.clone();
+    }
+    config.concurrency = args.concurrency.max(1);
+    config.hard_time_limit = args.hard_time_limit;
+    config.shutdown_deadline = args.shutdown_deadline;
+    config.process.memory_limit_mb = args.memory_limit_mb;
+    config.process.max_tasks_per_child = args.max_tasks_per_child;
+    config.process.command = ChildCommand::current_exe().ok();
+    config
+}
+
+pub fn targets(config: &Config) -> BTreeMap<String, String> {
+    config
+        .targets
+        .iter()
+        .map(|(name, t)| (name.clone(), t.url.clone()))
+        .collect()
+}

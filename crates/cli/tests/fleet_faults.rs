@@ -1,0 +1,149 @@
+//! The fleet as processes: `dq serve` on the embedded default, and a worker
+//! killed with SIGKILL in the middle of a check.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Scratch;
+
+fn spawn(scratch: &Scratch, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_dq"))
+        .args(args)
+        .current_dir(scratch.path())
+        .env_remove("DQ_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn dq")
+}
+
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
+fn runs(scratch: &Scratch) -> Vec<serde_json::Value> {
+    let out = scratch.dq(&[
+        "--config", "dq.toml", "export", "runs", "-", "--format", "ndjson",
+    ]);
+    out.assert_code(0);
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("ndjson"))
+        .collect()
+}
+
+#[test]
+fn serve_runs_the_fleet_on_the_embedded_default() {
+    let scratch = Scratch::new();
+    scratch.demo();
+    scratch.write(
+        "rules.yaml",
+        "version: 1\ndefaults:\n  target: shop\nrules:\n  - name: every_second\n    dataset: orders\n    check: not_empty\n    schedule: \"* * * * * *\"\n  - name: stale_shipments\n    dataset: shipments\n    check: freshness\n    column: shipped_at\n    max_age: 2h\n    schedule: \"* * * * * *\"\n",
+    );
+    scratch
+        .dq(&["--config", "dq.toml", "load", "rules.yaml"])
+        .assert_code(0);
+    let mut serve = spawn(&scratch, &["--config", "dq.toml", "serve"]);
+    std::thread::sleep(Duration::from_secs(5));
+    terminate(&mut serve);
+    let runs = runs(&scratch);
+    let finished = |rule: &str, status: &str| {
+        runs.iter()
+            .filter(|r| r["rule_name"] == rule && r["status"] == status)
+            .count()
+    };
+    assert!(finished("every_second", "PASSED") >= 2, "{runs:#?}");
+    assert!(finished("stale_shipments", "FAILED") >= 2, "{runs:#?}");
+    assert!(
+        runs.iter().all(|r| r["status"] != "RUNNING"),
+        "left running: {runs:#?}"
+    );
+}
+
+#[test]
+fn a_worker_killed_mid_check_hands_the_run_to_another_and_it_is_stored_once() {
+    let scratch = Scratch::new();
+    let prefix = format!("t_kill_{}_", std::process::id());
+    let redis =
+        std::env::var("DQ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let postgres = common::postgres::server_url();
+    scratch.write(
+        "dq.toml",
+        &format!(
+            "store = \"sqlite://store.db\"\n[targets.pg]\nurl = \"{postgres}\"\n[broker]\nurl = \"{redis}\"\nprefix = \"{prefix}\"\nvisibility_timeout = \"3s\"\n"
+        ),
+    );
+    scratch.write(
+        "rules.yaml",
+        "version: 1\nrules:\n  - name: slow_check\n    target: pg\n    dataset: pg_class\n    check: custom_sql\n    mode: scalar\n    sql: SELECT 1 FROM pg_sleep(6)\n    min: 1\n    timeout: 60s\n",
+    );
+    scratch
+        .dq(&["--config", "dq.toml", "load", "rules.yaml"])
+        .assert_code(0);
+    scratch
+        .dq(&[
+            "--config",
+            "dq.toml",
+            "run",
+            "--rule-name",
+            "slow_check",
+            "--async",
+        ])
+        .assert_code(0);
+
+    let worker = |name: &str| {
+        spawn(
+            &scratch,
+            &[
+                "--config",
+                "dq.toml",
+                "worker",
+                "-Q",
+                "dq_database",
+                "--name",
+                name,
+            ],
+        )
+    };
+    let mut a = worker("worker-a");
+    let started = Instant::now();
+    while !runs(&scratch).iter().any(|r| r["status"] == "RUNNING") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "worker-a never started the check"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    a.kill().expect("SIGKILL worker-a");
+    let _ = a.wait();
+
+    let mut b = worker("worker-b");
+    let started = Instant::now();
+    let run = loop {
+        let all = runs(&scratch);
+        assert_eq!(all.len(), 1, "one run row, always: {all:#?}");
+        if all[0]["status"] != "RUNNING" && all[0]["status"] != "PENDING" {
+            break all[0].clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never finished: {all:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    terminate(&mut b);
+    assert_eq!(run["status"], "PASSED", "{run:#?}");
+    assert_eq!(run["worker"], "worker-b", "{run:#?}");
+    assert_eq!(run["attempt"], 2, "{run:#?}");
+
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "redis-cli --scan --pattern '{prefix}*' | xargs -r redis-cli del"
+        ))
+        .status();
+}

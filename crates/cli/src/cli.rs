@@ -225,6 +225,9 @@ pub struct WorkerArgs {
     /// Ceiling on one job, after which it is abandoned (process pool: the child is killed).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub hard_time_limit: Option<std::time::Duration>,
+    /// First retry delay after a transient error (doubling, with jitter, up to 5m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub retry_delay: Option<std::time::Duration>,
     /// How long SIGTERM waits for in-flight jobs.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     pub shutdown_deadline: std::time::Duration,

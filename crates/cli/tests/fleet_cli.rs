@@ -77,7 +77,9 @@ fn run_async_publishes_and_inspect_shows_it() {
     let requeued = scratch.dq(&["--config", "dq.toml", "requeue", "dq_database"]);
     requeued.assert_code(0);
     assert!(
-        requeued.stdout.contains("requeued 0 dead letter(s)"),
+        requeued
+            .stdout
+            .contains("requeued 0 dead letter(s) of dq_database (0 run(s) reopened)"),
         "{}",
         requeued.stdout
     );

@@ -147,3 +147,98 @@ fn a_worker_killed_mid_check_hands_the_run_to_another_and_it_is_stored_once() {
         ))
         .status();
 }
+
+#[test]
+fn a_job_given_up_on_is_dead_lettered_and_replays_after_the_fix() {
+    let scratch = Scratch::new();
+    scratch.demo();
+    let prefix = format!("t_dead_{}_", std::process::id());
+    let redis =
+        std::env::var("DQ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    // The target's file does not exist yet: every attempt fails to connect.
+    scratch.write(
+        "dq.toml",
+        &format!(
+            "store = \"sqlite://store.db\"\n[targets.later]\nurl = \"sqlite://later.db\"\n[broker]\nurl = \"{redis}\"\nprefix = \"{prefix}\"\nmax_attempts = 2\n"
+        ),
+    );
+    scratch.write(
+        "rules.yaml",
+        "version: 1\nrules:\n  - name: later_orders\n    target: later\n    dataset: orders\n    check: not_empty\n",
+    );
+    scratch
+        .dq(&["--config", "dq.toml", "load", "rules.yaml"])
+        .assert_code(0);
+    scratch
+        .dq(&[
+            "--config",
+            "dq.toml",
+            "run",
+            "--rule-name",
+            "later_orders",
+            "--async",
+        ])
+        .assert_code(0);
+    let worker_args = [
+        "--config",
+        "dq.toml",
+        "worker",
+        "-Q",
+        "dq_database",
+        "--retry-delay",
+        "200ms",
+    ];
+    let mut worker = spawn(&scratch, &worker_args);
+    let started = Instant::now();
+    while !scratch
+        .dq(&["--config", "dq.toml", "inspect", "dead"])
+        .stdout
+        .contains("later_orders")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never dead-lettered"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let run = &runs(&scratch)[0];
+    assert_eq!(run["status"], "ERROR", "{run:#?}");
+    assert!(
+        run["message"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 2 attempts"),
+        "{run:#?}"
+    );
+
+    // Fix the cause (the target appears), then replay.
+    std::fs::copy(scratch.file("demo/shop.db"), scratch.file("later.db")).unwrap();
+    let requeued = scratch.dq(&["--config", "dq.toml", "requeue", "dq_database"]);
+    assert!(
+        requeued
+            .stdout
+            .contains("requeued 1 dead letter(s) of dq_database (1 run(s) reopened)"),
+        "{}",
+        requeued.stdout
+    );
+    let started = Instant::now();
+    loop {
+        let all = runs(&scratch);
+        assert_eq!(all.len(), 1);
+        if all[0]["status"] == "PASSED" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "replay never ran: {all:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    terminate(&mut worker);
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "redis-cli --scan --pattern '{prefix}*' | xargs -r redis-cli del"
+        ))
+        .status();
+}

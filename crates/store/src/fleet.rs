@@ -64,6 +64,12 @@ impl Store {
         on_pool!(self, pool => runs::enqueue(pool, lease, runs).await)
     }
 
+    /// Reopens runs a worker gave up on (ERROR or TIMEOUT, retriable) so a
+    /// replayed dead letter executes them again. Returns the reopened ids.
+    pub async fn reopen_runs(&self, run_ids: &[RunId]) -> Result<Vec<RunId>> {
+        on_pool!(self, pool => runs::reopen(pool, run_ids).await)
+    }
+
     /// Notes that the runs' jobs were published, at `at`; a run marked
     /// already keeps its first time.
     pub async fn mark_enqueued(&self, run_ids: &[RunId], at: DateTime<Utc>) -> Result<()> {

@@ -216,6 +216,62 @@ async fn finishing_a_run_never_enqueued_inserts_it(backend: Backend) {
     assert_eq!(counts(&t).await, (3, 1, 4));
 }
 
+async fn runs_given_up_on_reopen_for_a_replay_and_nothing_else_does(backend: Backend) {
+    let (t, rule) = common::open_with_rule(backend, "a", "x").await;
+    let (gave_up, data_error, passed_run) = (
+        common::pending(&rule, 0),
+        common::pending(&rule, 1),
+        common::pending(&rule, 2),
+    );
+    t.store
+        .enqueue_runs(
+            None,
+            &[gave_up.clone(), data_error.clone(), passed_run.clone()],
+        )
+        .await
+        .unwrap();
+    let mut retriable = common::finished(&gave_up, RunStatus::Error, "w1");
+    retriable.retriable = true;
+    retriable.error = Some("gave up after 3 attempts".into());
+    let results = [
+        RunResult {
+            run: retriable,
+            violation: None,
+            metrics: vec![],
+        },
+        RunResult {
+            run: common::finished(&data_error, RunStatus::Error, "w1"),
+            violation: None,
+            metrics: vec![],
+        },
+        passed(&passed_run, "w1"),
+    ];
+    t.store.finish_runs(&results).await.unwrap();
+
+    let ids = [gave_up.id, data_error.id, passed_run.id];
+    assert_eq!(t.store.reopen_runs(&ids).await.unwrap(), [gave_up.id]);
+    let reopened = stored(&t, gave_up.id).await;
+    assert_eq!(
+        (
+            reopened.status,
+            reopened.finished_at,
+            reopened.error,
+            reopened.retriable
+        ),
+        (RunStatus::Pending, None, None, false)
+    );
+    assert_eq!(stored(&t, data_error.id).await.status, RunStatus::Error);
+    assert_eq!(stored(&t, passed_run.id).await.status, RunStatus::Passed);
+    // Reopening twice changes nothing more, and the replay can start it.
+    assert!(t.store.reopen_runs(&ids).await.unwrap().is_empty());
+    let started = t
+        .store
+        .start_runs(&ids, "w2", 1, common::tick(3))
+        .await
+        .unwrap();
+    assert_eq!(started, [gave_up.id]);
+}
+
 /// 100 enqueued runs and their results, every third FAILED.
 async fn hundred(backend: Backend) -> (common::TestStore, Rule, Vec<RunResult>) {
     let (t, rule) = common::open_with_rule(backend, "a", "x").await;
@@ -341,4 +397,5 @@ on_each_backend!(
     finishing_a_run_never_enqueued_inserts_it,
     a_batch_of_results_is_one_transaction,
     concurrent_batches_finish_each_run_once,
+    runs_given_up_on_reopen_for_a_replay_and_nothing_else_does,
 );

@@ -48,6 +48,9 @@ pub fn worker_config(args: &WorkerArgs) -> WorkerConfig {
     config.concurrency = args.concurrency.max(1);
     config.hard_time_limit = args.hard_time_limit;
     config.shutdown_deadline = args.shutdown_deadline;
+    if let Some(delay) = args.retry_delay {
+        config.retry.min_delay = delay;
+    }
     config.process.memory_limit_mb = args.memory_limit_mb;
     config.process.max_tasks_per_child = args.max_tasks_per_child;
     config.process.command = ChildCommand::current_exe().ok();

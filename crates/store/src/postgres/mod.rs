@@ -57,6 +57,11 @@ impl Dialect for Postgres {
          WHERE status IN ('PENDING', 'RUNNING') AND id IN (SELECT id FROM runs \
              WHERE status IN ('PENDING', 'RUNNING') AND id = ANY($1) ORDER BY id FOR UPDATE) \
          RETURNING id";
+    const REOPEN_RUNS: &'static str = "UPDATE runs \
+         SET status = 'PENDING', finished_at = NULL, error = NULL, retriable = FALSE \
+         WHERE status IN ('ERROR', 'TIMEOUT') AND retriable AND id IN (SELECT id FROM runs \
+             WHERE id = ANY($1) ORDER BY id FOR UPDATE) \
+         RETURNING id";
     const IN_LIST: (&'static str, &'static str) = (" = ANY(", ")");
     const HAS_TAG: (&'static str, &'static str) = ("tags ? ", "");
 

@@ -63,6 +63,8 @@ pub(crate) trait Dialect: Codec + Database<Row: StoredRow> {
     /// `$1`: run ids (a list), `$2` worker, `$3` attempt, `$4` at; only the
     /// runs still PENDING or RUNNING; `RETURNING id`.
     const START_RUNS: &'static str;
+    /// ERROR/TIMEOUT runs marked retriable back to PENDING (a replayed dead letter); returns the ids.
+    const REOPEN_RUNS: &'static str;
     /// `column IN list` is `column`, `.0`, the list's placeholder, `.1`.
     const IN_LIST: (&'static str, &'static str);
     /// "the rule's tags hold this one": `.0`, the tag's placeholder, `.1`.

@@ -47,6 +47,10 @@ impl Dialect for Sqlite {
          SET status = 'RUNNING', worker = $2, attempt = $3, started_at = $4 \
          WHERE status IN ('PENDING', 'RUNNING') AND id IN (SELECT value FROM json_each($1)) \
          RETURNING id";
+    const REOPEN_RUNS: &'static str = "UPDATE runs \
+         SET status = 'PENDING', finished_at = NULL, error = NULL, retriable = FALSE \
+         WHERE status IN ('ERROR', 'TIMEOUT') AND retriable AND id IN (SELECT value FROM json_each($1)) \
+         RETURNING id";
     const IN_LIST: (&'static str, &'static str) = (IN_JSON_LIST, "))");
     const HAS_TAG: (&'static str, &'static str) = (
         "EXISTS (SELECT 1 FROM json_each(rules.tags) WHERE json_each.value = ",

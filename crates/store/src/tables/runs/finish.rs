@@ -175,3 +175,17 @@ pub(crate) async fn start<DB: Dialect>(
 fn ids_of<R: sql::StoredRow>(rows: Vec<R>) -> Result<BTreeSet<RunId>> {
     rows.iter().map(run_id).collect()
 }
+
+/// Puts ERROR/TIMEOUT runs that were marked retriable (a job given up on and
+/// dead-lettered) back to PENDING, so replaying the dead letter runs them.
+/// Final runs of any other kind stay as they are.
+pub(crate) async fn reopen<DB: Dialect>(pool: &Pool<DB>, run_ids: &[RunId]) -> Result<Vec<RunId>> {
+    if run_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = Statement::new(DB::REOPEN_RUNS).arg(id_list(run_ids));
+    let mut tx = sql::begin_write(pool).await?;
+    let reopened = ids_of(DB::fetch(&mut tx, statement).await?)?;
+    tx.commit().await?;
+    Ok(reopened.into_iter().collect())
+}

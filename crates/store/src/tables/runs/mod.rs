@@ -18,7 +18,7 @@ use crate::model::{NewRun, RunFilter, RunRecord};
 use crate::sql::{self, Arg, Conditions, Dialect, Fields, StoredRow};
 
 pub(crate) use enqueue::{enqueue, mark_enqueued, unpublished};
-pub(crate) use finish::{finish, record, start, Finished};
+pub(crate) use finish::{finish, record, reopen, start, Finished};
 
 /// The run's columns, in the order [`values`] binds them; `rule_id` last.
 macro_rules! insert_run {

@@ -87,8 +87,10 @@ fn init_logging(verbose: u8, is_service: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DQ_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colours only on a terminal: logs that go to files or journald stay plain.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }

@@ -242,3 +242,100 @@ fn a_job_given_up_on_is_dead_lettered_and_replays_after_the_fix() {
         ))
         .status();
 }
+
+#[test]
+fn a_check_longer_than_the_visibility_timeout_runs_once() {
+    let scratch = Scratch::new();
+    let prefix = format!("t_vis_{}_", std::process::id());
+    let redis =
+        std::env::var("DQ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let postgres = common::postgres::server_url();
+    // A 2 s visibility timeout and a 7 s check, with two idle workers ready
+    // to take anything that looks abandoned: the running worker's claim
+    // extensions must keep it.
+    scratch.write(
+        "dq.toml",
+        &format!(
+            "store = \"sqlite://store.db\"\n[targets.pg]\nurl = \"{postgres}\"\n[broker]\nurl = \"{redis}\"\nprefix = \"{prefix}\"\nvisibility_timeout = \"2s\"\n"
+        ),
+    );
+    scratch.write(
+        "rules.yaml",
+        "version: 1\nrules:\n  - name: long_check\n    target: pg\n    dataset: pg_class\n    check: custom_sql\n    mode: scalar\n    sql: SELECT 1 FROM pg_sleep(7)\n    min: 1\n    timeout: 60s\n",
+    );
+    scratch
+        .dq(&["--config", "dq.toml", "load", "rules.yaml"])
+        .assert_code(0);
+    // Both workers log to files: each "job started" line is one execution.
+    let worker = |name: &str| {
+        let log = std::fs::File::create(scratch.file(&format!("{name}.log"))).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_dq"))
+            .args([
+                "--config",
+                "dq.toml",
+                "worker",
+                "-Q",
+                "dq_database",
+                "--name",
+                name,
+            ])
+            .current_dir(scratch.path())
+            .env_remove("DQ_CONFIG")
+            .env_remove("DQ_LOG")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn dq worker")
+    };
+    let mut a = worker("worker-a");
+    let mut b = worker("worker-b");
+    std::thread::sleep(Duration::from_secs(1));
+    scratch
+        .dq(&[
+            "--config",
+            "dq.toml",
+            "run",
+            "--rule-name",
+            "long_check",
+            "--async",
+        ])
+        .assert_code(0);
+    let started = Instant::now();
+    let run = loop {
+        let all = runs(&scratch);
+        if all.first().is_some_and(|r| r["status"] == "PASSED") {
+            break all[0].clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "never finished: {all:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    // Let a wrongful redelivery, if any, show up before looking.
+    std::thread::sleep(Duration::from_secs(3));
+    terminate(&mut a);
+    terminate(&mut b);
+    assert_eq!(
+        run["attempt"], 1,
+        "the check was handed to a second worker: {run:#?}"
+    );
+    let executions: usize = ["worker-a", "worker-b"]
+        .iter()
+        .map(|name| {
+            std::fs::read_to_string(scratch.file(&format!("{name}.log")))
+                .unwrap_or_default()
+                .matches("job started")
+                .count()
+        })
+        .sum();
+    let logs = std::fs::read_to_string(scratch.file("worker-a.log")).unwrap_or_default()
+        + &std::fs::read_to_string(scratch.file("worker-b.log")).unwrap_or_default();
+    assert_eq!(executions, 1, "the check ran {executions} times:\n{logs}");
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "redis-cli --scan --pattern '{prefix}*' | xargs -r redis-cli del"
+        ))
+        .status();
+}

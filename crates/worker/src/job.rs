@@ -43,7 +43,17 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, permit: Owne
         .start_runs(&ids, &config.name, envelope.attempt, Utc::now())
         .await
     {
-        Ok(started) => started,
+        Ok(started) => {
+            if !started.is_empty() {
+                tracing::info!(
+                    job = %envelope.id,
+                    attempt = envelope.attempt,
+                    runs = started.len(),
+                    "job started"
+                );
+            }
+            started
+        }
         Err(e) => {
             let reason = format!("cannot mark the runs started: {e}");
             retry_later(&shared, delivery, &reason).await;

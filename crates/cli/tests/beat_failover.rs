@@ -22,10 +22,6 @@ rules:
     schedule: "* * * * * *"
 "#;
 
-fn redis_url() -> String {
-    std::env::var("DQ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
-}
-
 fn spawn_beat(scratch: &Scratch, owner: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dq"))
         .args([
@@ -58,12 +54,12 @@ fn leader(scratch: &Scratch) -> Option<String> {
 #[test]
 fn two_beats_and_a_killed_leader_enqueue_every_tick_exactly_once() {
     let scratch = Scratch::new();
-    let prefix = format!("t_beat_{}_", std::process::id());
+    let redis = common::redis::RedisPrefix::new("beat");
     scratch.write(
         "dq.toml",
         &format!(
-            "store = \"sqlite://store.db\"\n[targets.shop]\nurl = \"sqlite://shop.db\"\n[broker]\nurl = \"{}\"\nprefix = \"{prefix}\"\n",
-            redis_url()
+            "store = \"sqlite://store.db\"\n[targets.shop]\nurl = \"sqlite://shop.db\"\n{}",
+            redis.broker_toml("")
         ),
     );
     scratch.write("rules.yaml", MANIFEST);
@@ -126,7 +122,7 @@ fn two_beats_and_a_killed_leader_enqueue_every_tick_exactly_once() {
 
     // The broker: every run published; a kill between publish and the
     // store's "enqueued" mark may republish one run (at-least-once).
-    let published = drain(&prefix);
+    let published = drain(&redis);
     for tick in &ticks {
         assert!(published.contains_key(tick), "tick {tick} never published");
     }
@@ -134,14 +130,14 @@ fn two_beats_and_a_killed_leader_enqueue_every_tick_exactly_once() {
     assert!(duplicates <= 1, "{duplicates} duplicate publications");
 }
 
-fn drain(prefix: &str) -> BTreeMap<chrono::DateTime<chrono::Utc>, usize> {
+fn drain(redis: &common::redis::RedisPrefix) -> BTreeMap<chrono::DateTime<chrono::Utc>, usize> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut config = BrokerConfig::new(redis_url());
-        config.prefix = prefix.to_string();
+        let mut config = BrokerConfig::new(redis.url.clone());
+        config.prefix = redis.prefix.clone();
         let broker = Broker::connect(&config)
             .await
             .expect("Redis is not reachable");

@@ -4,20 +4,16 @@ mod common;
 
 use common::Scratch;
 
-fn redis_url() -> String {
-    std::env::var("DQ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
-}
-
 #[test]
 fn run_async_publishes_and_inspect_shows_it() {
     let scratch = Scratch::new();
     scratch.dq(&["demo", "--dir", "demo"]).assert_code(0);
-    let prefix = format!("t_cli_{}_", std::process::id());
+    let redis = common::redis::RedisPrefix::new("cli");
     scratch.write(
         "dq.toml",
         &format!(
-            "store = \"sqlite://store.db\"\n[targets.shop]\nurl = \"sqlite://demo/shop.db\"\n[broker]\nurl = \"{}\"\nprefix = \"{prefix}\"\n",
-            redis_url()
+            "store = \"sqlite://store.db\"\n[targets.shop]\nurl = \"sqlite://demo/shop.db\"\n{}",
+            redis.broker_toml("")
         ),
     );
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../manifests/demo.yaml");
@@ -83,15 +79,4 @@ fn run_async_publishes_and_inspect_shows_it() {
         "{}",
         requeued.stdout
     );
-
-    // Leave nothing behind in the shared Redis.
-    let purge = std::process::Command::new("redis-cli")
-        .args(["--scan", "--pattern", &format!("{prefix}*")])
-        .output()
-        .expect("redis-cli");
-    for key in String::from_utf8_lossy(&purge.stdout).lines() {
-        let _ = std::process::Command::new("redis-cli")
-            .args(["del", key])
-            .output();
-    }
 }

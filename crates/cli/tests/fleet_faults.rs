@@ -66,14 +66,13 @@ fn serve_runs_the_fleet_on_the_embedded_default() {
 #[test]
 fn a_worker_killed_mid_check_hands_the_run_to_another_and_it_is_stored_once() {
     let scratch = Scratch::new();
-    let prefix = format!("t_kill_{}_", std::process::id());
-    let redis =
-        std::env::var("DQ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let redis = common::redis::RedisPrefix::new("kill");
     let postgres = common::postgres::server_url();
     scratch.write(
         "dq.toml",
         &format!(
-            "store = \"sqlite://store.db\"\n[targets.pg]\nurl = \"{postgres}\"\n[broker]\nurl = \"{redis}\"\nprefix = \"{prefix}\"\nvisibility_timeout = \"3s\"\n"
+            "store = \"sqlite://store.db\"\n[targets.pg]\nurl = \"{postgres}\"\n{}",
+            redis.broker_toml("visibility_timeout = \"3s\"\n")
         ),
     );
     scratch.write(
@@ -139,27 +138,19 @@ fn a_worker_killed_mid_check_hands_the_run_to_another_and_it_is_stored_once() {
     assert_eq!(run["status"], "PASSED", "{run:#?}");
     assert_eq!(run["worker"], "worker-b", "{run:#?}");
     assert_eq!(run["attempt"], 2, "{run:#?}");
-
-    let _ = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "redis-cli --scan --pattern '{prefix}*' | xargs -r redis-cli del"
-        ))
-        .status();
 }
 
 #[test]
 fn a_job_given_up_on_is_dead_lettered_and_replays_after_the_fix() {
     let scratch = Scratch::new();
     scratch.demo();
-    let prefix = format!("t_dead_{}_", std::process::id());
-    let redis =
-        std::env::var("DQ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let redis = common::redis::RedisPrefix::new("dead");
     // The target's file does not exist yet: every attempt fails to connect.
     scratch.write(
         "dq.toml",
         &format!(
-            "store = \"sqlite://store.db\"\n[targets.later]\nurl = \"sqlite://later.db\"\n[broker]\nurl = \"{redis}\"\nprefix = \"{prefix}\"\nmax_attempts = 2\n"
+            "store = \"sqlite://store.db\"\n[targets.later]\nurl = \"sqlite://later.db\"\n{}",
+            redis.broker_toml("max_attempts = 2\n")
         ),
     );
     scratch.write(
@@ -235,20 +226,12 @@ fn a_job_given_up_on_is_dead_lettered_and_replays_after_the_fix() {
         std::thread::sleep(Duration::from_millis(300));
     }
     terminate(&mut worker);
-    let _ = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "redis-cli --scan --pattern '{prefix}*' | xargs -r redis-cli del"
-        ))
-        .status();
 }
 
 #[test]
 fn a_check_longer_than_the_visibility_timeout_runs_once() {
     let scratch = Scratch::new();
-    let prefix = format!("t_vis_{}_", std::process::id());
-    let redis =
-        std::env::var("DQ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let redis = common::redis::RedisPrefix::new("vis");
     let postgres = common::postgres::server_url();
     // A 2 s visibility timeout and a 7 s check, with two idle workers ready
     // to take anything that looks abandoned: the running worker's claim
@@ -256,7 +239,8 @@ fn a_check_longer_than_the_visibility_timeout_runs_once() {
     scratch.write(
         "dq.toml",
         &format!(
-            "store = \"sqlite://store.db\"\n[targets.pg]\nurl = \"{postgres}\"\n[broker]\nurl = \"{redis}\"\nprefix = \"{prefix}\"\nvisibility_timeout = \"2s\"\n"
+            "store = \"sqlite://store.db\"\n[targets.pg]\nurl = \"{postgres}\"\n{}",
+            redis.broker_toml("visibility_timeout = \"2s\"\n")
         ),
     );
     scratch.write(
@@ -332,10 +316,4 @@ fn a_check_longer_than_the_visibility_timeout_runs_once() {
     let logs = std::fs::read_to_string(scratch.file("worker-a.log")).unwrap_or_default()
         + &std::fs::read_to_string(scratch.file("worker-b.log")).unwrap_or_default();
     assert_eq!(executions, 1, "the check ran {executions} times:\n{logs}");
-    let _ = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "redis-cli --scan --pattern '{prefix}*' | xargs -r redis-cli del"
-        ))
-        .status();
 }

@@ -3,9 +3,8 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use dq_beat::{Beat, BeatConfig};
-use dq_broker::Broker;
 
 use crate::cli::BeatArgs;
 use crate::commands::shutdown;
@@ -14,14 +13,7 @@ use crate::exit;
 
 pub async fn run(config_path: Option<&Path>, args: BeatArgs) -> Result<u8> {
     let (config, store) = super::open(config_path).await?;
-    let broker = Broker::connect(&config.broker.to_broker_config())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to the broker {}",
-                redact(&config.broker.url)
-            )
-        })?;
+    let broker = super::connect_broker(&config).await?;
     let owner = args.owner.unwrap_or_else(|| shutdown::process_name("beat"));
     let mut beat_config = BeatConfig::new(owner.clone());
     beat_config.max_attempts = config.broker.max_attempts;

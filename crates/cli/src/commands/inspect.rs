@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 use comfy_table::{presets, ContentArrangement, Table};
 use dq_broker::{Broker, DeadPayload};
@@ -12,15 +12,21 @@ use dq_core::{Queue, RunStatus};
 use dq_store::{RuleFilter, RunFilter, Store};
 
 use crate::cli::{InspectArgs, InspectWhat};
-use crate::config::{redact, Config};
 use crate::exit;
 use crate::report::duration;
 
 pub async fn run(config_path: Option<&Path>, args: InspectArgs) -> Result<u8> {
     let (config, store) = super::open(config_path).await?;
     let text = match args.what {
-        InspectWhat::Queues => queues(&connect(&config).await?).await?,
-        InspectWhat::Dead => dead(&connect(&config).await?, args.queue, args.limit).await?,
+        InspectWhat::Queues => queues(&super::connect_broker(&config).await?).await?,
+        InspectWhat::Dead => {
+            dead(
+                &super::connect_broker(&config).await?,
+                args.queue,
+                args.limit,
+            )
+            .await?
+        }
         InspectWhat::Workers => workers(&store).await?,
         InspectWhat::Active => active(&store, args.limit).await?,
         InspectWhat::Scheduled => scheduled(&store, args.limit).await?,
@@ -28,17 +34,6 @@ pub async fn run(config_path: Option<&Path>, args: InspectArgs) -> Result<u8> {
     };
     print!("{text}");
     Ok(exit::OK)
-}
-
-async fn connect(config: &Config) -> Result<Broker> {
-    Broker::connect(&config.broker.to_broker_config())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to the broker {}",
-                redact(&config.broker.url)
-            )
-        })
 }
 
 fn table(header: &[&str]) -> Table {

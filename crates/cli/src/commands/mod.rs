@@ -17,6 +17,18 @@ use dq_store::Store;
 
 use crate::config::{redact, Config};
 
+/// The broker named in `[broker]` (memory:// by default).
+pub async fn connect_broker(config: &Config) -> Result<dq_broker::Broker> {
+    dq_broker::Broker::connect(&config.broker.to_broker_config())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to the broker {}",
+                redact(&config.broker.url)
+            )
+        })
+}
+
 /// The configuration and the store every command (but the demo) starts from.
 pub async fn open(config_path: Option<&Path>) -> Result<(Config, Store)> {
     let config = Config::discover(config_path)?;

@@ -5,11 +5,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use dq_broker::{Broker, DeadPayload};
+use anyhow::Result;
+use dq_broker::DeadPayload;
 
 use crate::cli::RequeueArgs;
-use crate::config::redact;
 use crate::exit;
 
 /// Dead letters replayed by one command when no --limit is given.
@@ -17,14 +16,7 @@ const MAX_AT_ONCE: usize = 10_000;
 
 pub async fn run(config_path: Option<&Path>, args: RequeueArgs) -> Result<u8> {
     let (config, store) = super::open(config_path).await?;
-    let broker = Broker::connect(&config.broker.to_broker_config())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to the broker {}",
-                redact(&config.broker.url)
-            )
-        })?;
+    let broker = super::connect_broker(&config).await?;
     // The same bound for listing and replaying, so the reopened runs are
     // exactly those of the letters replayed.
     let limit = args.limit.unwrap_or(MAX_AT_ONCE);

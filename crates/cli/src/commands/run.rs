@@ -92,7 +92,7 @@ pub fn exit_code(results: &[RuleResult], fail_on: Severity) -> u8 {
 /// `--async`: the runs go to the broker as the beat would send them; the
 /// workers execute and store them.
 async fn publish(config: &crate::config::Config, store: &Store, rules: Vec<Rule>) -> Result<u8> {
-    let broker = dq_broker::Broker::connect(&config.broker.to_broker_config()).await?;
+    let broker = super::connect_broker(config).await?;
     let now = chrono::Utc::now();
     let due: Vec<dq_beat::DueRun> = rules
         .into_iter()

@@ -11,12 +11,12 @@ use dq_worker::{PoolKind, Worker, WorkerConfig};
 
 use crate::cli::ServeArgs;
 use crate::commands::shutdown;
-use crate::commands::worker::{connect, targets};
+use crate::commands::worker::targets;
 use crate::exit;
 
 pub async fn run(config_path: Option<&Path>, args: ServeArgs) -> Result<u8> {
     let (config, store) = super::open(config_path).await?;
-    let broker = connect(&config).await?;
+    let broker = super::connect_broker(&config).await?;
     let stop = shutdown::on_signal();
     let mut beat_config = BeatConfig::new(shutdown::process_name("beat"));
     beat_config.max_attempts = config.broker.max_attempts;

@@ -3,18 +3,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use dq_broker::Broker;
+use anyhow::Result;
 use dq_worker::{ChildCommand, Worker, WorkerConfig};
 
 use crate::cli::WorkerArgs;
 use crate::commands::shutdown;
-use crate::config::{redact, Config};
+use crate::config::Config;
 use crate::exit;
 
 pub async fn run(config_path: Option<&Path>, args: WorkerArgs) -> Result<u8> {
     let (config, store) = super::open(config_path).await?;
-    let broker = connect(&config).await?;
+    let broker = super::connect_broker(&config).await?;
     let worker_config = worker_config(&args);
     tracing::info!(
         worker = %worker_config.name,
@@ -27,17 +26,6 @@ pub async fn run(config_path: Option<&Path>, args: WorkerArgs) -> Result<u8> {
     let summary = worker.run(shutdown::on_signal()).await;
     tracing::info!(?summary, "worker stopped");
     Ok(exit::OK)
-}
-
-pub async fn connect(config: &Config) -> Result<Broker> {
-    Broker::connect(&config.broker.to_broker_config())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to the broker {}",
-                redact(&config.broker.url)
-            )
-        })
 }
 
 pub fn worker_config(args: &WorkerArgs) -> WorkerConfig {

@@ -1,7 +1,8 @@
 //! The one backoff policy for reconnecting, shared by the network backends:
 //! exponential with jitter (so a fleet of workers does not reconnect in
-//! lockstep after a broker restart), capped per step, bounded in total by
-//! `BrokerConfig::reconnect_timeout`.
+//! lockstep after a broker restart), bounded in total by
+//! `BrokerConfig::reconnect_timeout`. backon adds the jitter (up to one more
+//! delay) after capping, so a step waits at most twice `MAX_DELAY`: 4 s.
 
 use std::time::Duration;
 

@@ -48,6 +48,28 @@ pub struct RuleOutcome {
     pub retriable: bool,
 }
 
+impl RuleOutcome {
+    /// An outcome with no observation: the check could not run.
+    pub fn failed(
+        rule: &Rule,
+        verdict: Verdict,
+        retriable: bool,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+    ) -> RuleOutcome {
+        RuleOutcome {
+            rule: rule.name.clone(),
+            verdict,
+            observation: None,
+            samples: Vec::new(),
+            effective_sample_size: None,
+            started_at,
+            finished_at,
+            retriable,
+        }
+    }
+}
+
 /// What a backend computed for a plan: every metric either has a value or
 /// the error that prevented it, so each rule fails only for its own metrics.
 #[derive(Debug, Default)]
@@ -140,15 +162,8 @@ async fn judge_rule(
     options: &ExecuteOptions,
     started_at: DateTime<Utc>,
 ) -> RuleOutcome {
-    let errored = |verdict: Verdict, retriable: bool| RuleOutcome {
-        rule: rule.name.clone(),
-        verdict,
-        observation: None,
-        samples: Vec::new(),
-        effective_sample_size: None,
-        started_at,
-        finished_at: Utc::now(),
-        retriable,
+    let errored = |verdict: Verdict, retriable: bool| {
+        RuleOutcome::failed(rule, verdict, retriable, started_at, Utc::now())
     };
     if let Some(e) = computed.failure(&rule.check.metric_requests()) {
         return errored(failure_verdict(e), e.is_retriable());

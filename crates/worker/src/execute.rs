@@ -132,7 +132,7 @@ pub(crate) async fn run_job(
             let outcome = by_rule.remove(rule.name.as_str()).unwrap_or_else(|| {
                 let now = Utc::now();
                 let verdict = Verdict::error("the executor returned no outcome for this rule");
-                record::failed_outcome(rule, verdict, false, now, now)
+                RuleOutcome::failed(rule, verdict, false, now, now)
             });
             (run.run_id, outcome)
         })

@@ -140,7 +140,7 @@ fn outcomes_of(job: &Job, output: JobOutput, began: DateTime<Utc>) -> Vec<(RunId
     job.runs
         .iter()
         .map(|run| {
-            let outcome = record::failed_outcome(&run.rule, verdict.clone(), retriable, began, now);
+            let outcome = RuleOutcome::failed(&run.rule, verdict.clone(), retriable, began, now);
             (run.run_id, outcome)
         })
         .collect()
@@ -163,7 +163,7 @@ fn to_write(
             let outcome = by_run.remove(&run.run_id).unwrap_or_else(|| {
                 let now = Utc::now();
                 let verdict = Verdict::error("the pool returned no outcome for this run");
-                record::failed_outcome(&run.rule, verdict, false, now, now)
+                RuleOutcome::failed(&run.rule, verdict, false, now, now)
             });
             failed |= matches!(
                 outcome.verdict.status,

@@ -121,26 +121,6 @@ pub fn unreachable_target(
     let message = format!("target {} unavailable: {cause}", plan.target);
     plan.rules
         .iter()
-        .map(|rule| failed_outcome(rule, Verdict::error(message.clone()), true, now, now))
+        .map(|rule| RuleOutcome::failed(rule, Verdict::error(message.clone()), true, now, now))
         .collect()
-}
-
-/// An outcome with no observation: the check could not run.
-pub fn failed_outcome(
-    rule: &Rule,
-    verdict: Verdict,
-    retriable: bool,
-    started_at: DateTime<Utc>,
-    finished_at: DateTime<Utc>,
-) -> RuleOutcome {
-    RuleOutcome {
-        rule: rule.name.clone(),
-        verdict,
-        observation: None,
-        samples: Vec::new(),
-        effective_sample_size: None,
-        started_at,
-        finished_at,
-        retriable,
-    }
 }

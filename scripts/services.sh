@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the tests talk to are up; start the ones that are
 # down; fail loudly, naming the service, when one cannot be started.
-# Usage: scripts/services.sh [postgres] [redis] [rabbitmq]   (default: all)
+# Usage: scripts/services.sh [postgres] [redis] [rabbitmq] [smtpd]   (default: all)
 set -uo pipefail
 
 wait_for() { # name, probe command...
@@ -43,14 +43,30 @@ ensure_rabbitmq() {
   wait_for RabbitMQ rabbitmq-diagnostics -q check_port_connectivity
 }
 
+# Not a service but a tool: aiosmtpd, the real SMTP server the alert tests
+# start (crates/alerts/tests/common/smtp.rs), in a venv under target/
+# (override with DQ_TEST_VENV). A Python package needs no compiling, which
+# an SMTP server crate would.
+ensure_smtpd() {
+  local venv="${DQ_TEST_VENV:-$(cd "$(dirname "$0")/.." && pwd)/target/test-venv}"
+  if "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then return 0; fi
+  echo "aiosmtpd is missing; installing it into $venv" >&2
+  if python3 -m venv "$venv" && "$venv/bin/pip" install --quiet 'aiosmtpd==1.4.6'; then
+    return 0
+  fi
+  echo "FATAL: cannot install aiosmtpd into $venv; the alert tests need it." >&2
+  return 1
+}
+
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(postgres redis rabbitmq)
+[ ${#services[@]} -gt 0 ] || services=(postgres redis rabbitmq smtpd)
 status=0
 for service in "${services[@]}"; do
   case "$service" in
     postgres) ensure_postgres || status=1 ;;
     redis) ensure_redis || status=1 ;;
     rabbitmq) ensure_rabbitmq || status=1 ;;
+    smtpd) ensure_smtpd || status=1 ;;
     *) echo "FATAL: unknown service $service" >&2; status=1 ;;
   esac
 done

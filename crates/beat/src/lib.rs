@@ -24,6 +24,9 @@ use tokio::sync::watch;
 pub use jobs::{envelopes, DueRun};
 pub use leader::{Leadership, Transition, LEASE_NAME};
 
+/// Envelopes published concurrently, then marked enqueued in one write.
+const PUBLISH_CHUNK: usize = 256;
+
 #[derive(Debug, Clone)]
 pub struct BeatConfig {
     /// Unique among beats: host and pid.
@@ -240,18 +243,38 @@ impl Beat {
             .await
     }
 
+    /// Publishes `envelopes` a chunk at a time, the publishes of a chunk
+    /// concurrently (they pipeline over the broker connection: Redis
+    /// commands, AMQP publisher confirms), then marks the chunk's published
+    /// runs enqueued in one write. A publish that failed leaves its runs
+    /// unmarked, in the outbox, and is the error returned once the rest of
+    /// its chunk is marked.
     async fn publish(&mut self, envelopes: Vec<Envelope>) -> Result<(), BeatError> {
-        for envelope in envelopes {
-            self.broker.publish(&envelope).await?;
-            let ids: Vec<_> = envelope.job.runs.iter().map(|r| r.run_id).collect();
+        for chunk in envelopes.chunks(PUBLISH_CHUNK) {
+            let results =
+                futures::future::join_all(chunk.iter().map(|e| self.broker.publish(e))).await;
             let published_at = Utc::now();
-            self.store.mark_enqueued(&ids, published_at).await?;
-            let lag = (published_at - envelope.job.scheduled_for)
-                .to_std()
-                .unwrap_or_default();
-            self.stats.last_lag = Some(lag);
-            self.stats.max_lag = Some(self.stats.max_lag.map_or(lag, |m| m.max(lag)));
-            self.stats.jobs_published += 1;
+            let mut ids = Vec::new();
+            let mut first_error = None;
+            for (envelope, result) in chunk.iter().zip(results) {
+                if let Err(e) = result {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+                ids.extend(envelope.job.runs.iter().map(|r| r.run_id));
+                let lag = (published_at - envelope.job.scheduled_for)
+                    .to_std()
+                    .unwrap_or_default();
+                self.stats.last_lag = Some(lag);
+                self.stats.max_lag = Some(self.stats.max_lag.map_or(lag, |m| m.max(lag)));
+                self.stats.jobs_published += 1;
+            }
+            if !ids.is_empty() {
+                self.store.mark_enqueued(&ids, published_at).await?;
+            }
+            if let Some(e) = first_error {
+                return Err(e.into());
+            }
         }
         Ok(())
     }

@@ -111,6 +111,23 @@ dq requeue dq_database                 # replay them, attempts reset"
     )]
     Requeue(RequeueArgs),
 
+    /// Acknowledge violations: their incident stops repeating and escalating.
+    #[command(
+        after_help = "Examples:\n  dq ack 42\n  dq ack 42 43 --by ana --note \"backfill running, fixed by 14:00\"\n\n\
+The time from detection to acknowledgement is stored (`dq violations` shows it).\n\
+An id already acknowledged keeps its first acknowledgement."
+    )]
+    Ack(AckArgs),
+
+    /// List violations, newest first.
+    #[command(after_help = "Examples:\n  dq violations --unacknowledged\n  \
+dq violations --since 24h --severity HIGH\n  dq violations --rule orders_fresh --limit 10")]
+    Violations(ViolationsArgs),
+
+    /// Alert delivery: run the dispatcher, look at deliveries.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+
     /// Apply the store's migrations (other commands also do it when they open the store).
     #[command(after_help = "Example:\n  dq --config prod.toml migrate")]
     Migrate,
@@ -125,6 +142,85 @@ dq requeue dq_database                 # replay them, attempts reset"
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Deliver pending alerts ([alerts] in dq.toml) until stopped (or --once).
+    #[command(
+        after_help = "Examples:\n  dq alerts dispatch              as a service (workers also dispatch unless dispatch = false)\n  \
+dq alerts dispatch --once       deliver what is pending, batches and retries included, then exit\n\n\
+Several dispatchers may run against one store: each delivery is claimed by one.\n\
+Secrets come from the environment variables the channels name."
+    )]
+    Dispatch(DispatchArgs),
+    /// Recent deliveries: channel, state, attempts, last error.
+    #[command(
+        after_help = "Examples:\n  dq alerts status\n  dq alerts status --state FAILED --state IN_DOUBT"
+    )]
+    Status(AlertsStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DispatchArgs {
+    /// Deliver what is pending now, wait out batches and retries, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// With --once: give up waiting after this long (what is left stays pending).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
+    pub within: std::time::Duration,
+    /// This dispatcher's name in delivery records (default: host:pid:alerts).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsStatusArgs {
+    /// Only deliveries in this state (repeatable): PENDING, SENDING, SENT, FAILED, IN_DOUBT.
+    #[arg(long = "state", value_parser = parse_delivery_state)]
+    pub states: Vec<dq_store::DeliveryState>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+fn parse_delivery_state(text: &str) -> Result<dq_store::DeliveryState, String> {
+    text.to_ascii_uppercase().parse()
+}
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    /// Violation ids (from the alert, or `dq violations`).
+    #[arg(required = true, value_name = "VIOLATION_ID")]
+    pub ids: Vec<i64>,
+    /// Who acknowledges (default: $USER).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Why, or what happens next.
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ViolationsArgs {
+    /// Only those nobody acknowledged yet.
+    #[arg(long)]
+    pub unacknowledged: bool,
+    /// Only those detected within this long, e.g. 24h, 7d.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// This severity and above.
+    #[arg(long, value_parser = parse_severity)]
+    pub severity: Option<Severity>,
+    /// Only this rule (repeatable).
+    #[arg(long = "rule", value_name = "NAME")]
+    pub rules: Vec<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// One JSON object a line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// dq vs the hand-written floor SQL on the reference orders dataset in PostgreSQL.
     #[command(
@@ -133,6 +229,50 @@ dq bench postgres --rows 10000000      10M rows (about 1.2 GB, ~1 min to generat
 Prints each round, the medians, the ratio dq/floor, statements issued and peak RSS."
     )]
     Postgres(BenchPostgresArgs),
+    /// The fleet end to end: beat -> Redis/RabbitMQ -> `dq worker` -> PostgreSQL.
+    #[command(
+        after_help = "Examples:\n  dq bench fleet                          both brokers, 20000 jobs per scenario\n  \
+dq bench fleet --brokers redis --jobs 50000\n\n\
+Prints the broker's own limit, the beat's enqueue rate, drain throughput per pool \
+(no-op and 10 ms I/O checks), due -> stored latency at a steady rate, and worker RSS. \
+Uses its own schema (dq_bench_fleet) and broker prefix, dropped at the end."
+    )]
+    Fleet(BenchFleetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFleetArgs {
+    /// The PostgreSQL server holding the benchmark's store (database created if missing).
+    #[arg(
+        long,
+        env = "DQ_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/dq_bench"
+    )]
+    pub store: String,
+    #[arg(
+        long,
+        env = "DQ_BENCH_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379/0"
+    )]
+    pub redis: String,
+    #[arg(
+        long,
+        env = "DQ_BENCH_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    pub amqp: String,
+    /// Which brokers to measure, in order.
+    #[arg(long, value_delimiter = ',', default_value = "redis,amqp")]
+    pub brokers: Vec<String>,
+    /// Jobs (one run each) per scenario.
+    #[arg(long, default_value_t = 20_000)]
+    pub jobs: usize,
+    /// Jobs per second in the latency phase.
+    #[arg(long, default_value_t = 50)]
+    pub rate: u32,
+    /// How long the latency phase publishes.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub latency_for: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,9 @@
 //! store = "sqlite://dq.db"            # relative paths are relative to this file
 //! [targets.warehouse]
 //! url = "${WAREHOUSE_URL}"            # secrets come from the environment
+//! [alerts.channels.slack]             # alerting: see dq_alerts::config
+//! type = "slack"
+//! url_env = "DQ_SLACK_WEBHOOK_URL"    # the variable's name, never the URL
 //! ```
 
 use std::collections::BTreeMap;
@@ -24,6 +27,8 @@ pub struct Config {
     pub store_url: String,
     pub targets: BTreeMap<String, TargetConfig>,
     pub broker: BrokerSettings,
+    /// `[alerts]`; `None` when the section is absent (nothing is sent).
+    pub alerts: Option<dq_alerts::AlertsConfig>,
 }
 
 /// `[broker]`: the queues between beat and workers. `memory://` (the
@@ -69,6 +74,7 @@ struct RawConfig {
     #[serde(default)]
     targets: BTreeMap<String, RawTarget>,
     broker: Option<RawBroker>,
+    alerts: Option<dq_alerts::RawAlerts>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +99,7 @@ impl Config {
             store_url: DEFAULT_STORE_URL.into(),
             targets: BTreeMap::new(),
             broker: BrokerSettings::default(),
+            alerts: None,
         }
     }
 
@@ -147,11 +154,17 @@ impl Config {
             None => BrokerSettings::default(),
             Some(raw) => broker_settings(raw, env).with_context(|| format!("{origin}: broker"))?,
         };
+        let alerts = raw
+            .alerts
+            .map(dq_alerts::AlertsConfig::from_raw)
+            .transpose()
+            .with_context(|| format!("{origin}: alerts"))?;
         Ok(Config {
             origin: origin.to_string(),
             store_url: resolve_sqlite_path(&store, base),
             targets,
             broker,
+            alerts,
         })
     }
 
@@ -331,6 +344,69 @@ mod tests {
         assert_eq!(
             format!("{err:#}"),
             "dq.toml: broker: max_attempts: must be at least 1"
+        );
+    }
+
+    #[test]
+    fn alerts_section() {
+        let config = Config::parse(
+            r#"
+[alerts]
+batch_window = "1m"
+escalate_after = "15m"
+[alerts.channels.slack]
+type = "slack"
+url_env = "DQ_SLACK_WEBHOOK_URL"
+[alerts.channels.payments]
+type = "slack"
+url_env = "DQ_PAYMENTS_SLACK_URL"
+[alerts.channels.pagerduty]
+type = "pagerduty"
+routing_key_env = "DQ_PAGERDUTY_ROUTING_KEY"
+[alerts.channels.email]
+type = "email"
+host = "smtp.example.com"
+tls = "starttls"
+from = "dq <dq@example.com>"
+to = ["oncall@example.com"]
+username_env = "DQ_SMTP_USER"
+password_env = "DQ_SMTP_PASSWORD"
+[[alerts.route]]
+tag = "payments"
+channels = ["payments"]
+CRITICAL = ["payments", "pagerduty"]
+"#,
+            "dq.toml",
+            Path::new(""),
+            &env,
+        )
+        .unwrap();
+        let alerts = config.alerts.unwrap();
+        assert_eq!(alerts.batch_window.as_secs(), 60);
+        assert_eq!(alerts.channels.len(), 4);
+        assert_eq!(alerts.routes.overrides.len(), 1);
+        assert_eq!(Config::embedded_default().alerts, None);
+        let err = Config::parse(
+            "[alerts.channels.s]\ntype = \"slack\"\nurl = \"https://hooks.slack.com/x\"\n",
+            "dq.toml",
+            Path::new(""),
+            &env,
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `url`"),
+            "{err:#}"
+        );
+        let err = Config::parse(
+            "[alerts.severity]\nHIGH = [\"pager\"]\n",
+            "dq.toml",
+            Path::new(""),
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "dq.toml: alerts: severity.HIGH: channel \"pager\" is not defined under [alerts.channels]"
         );
     }
 

@@ -37,7 +37,10 @@ fn main() -> ExitCode {
     // Services log what they do; one-shot commands only warnings.
     let is_service = matches!(
         cli.command,
-        Command::Beat(_) | Command::Worker(_) | Command::Serve(_)
+        Command::Beat(_)
+            | Command::Worker(_)
+            | Command::Serve(_)
+            | Command::Alerts(cli::AlertsCommand::Dispatch(_))
     );
     init_logging(cli.verbose, is_service);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -61,8 +64,14 @@ fn main() -> ExitCode {
             Command::Serve(args) => commands::serve::run(cli.config.as_deref(), args).await,
             Command::Inspect(args) => commands::inspect::run(cli.config.as_deref(), args).await,
             Command::Requeue(args) => commands::requeue::run(cli.config.as_deref(), args).await,
+            Command::Ack(args) => commands::ack::run(cli.config.as_deref(), args).await,
+            Command::Violations(args) => {
+                commands::violations::run(cli.config.as_deref(), args).await
+            }
+            Command::Alerts(command) => commands::alerts::run(cli.config.as_deref(), command).await,
             Command::Migrate => commands::migrate::run(cli.config.as_deref()).await,
             Command::Bench(cli::BenchCommand::Postgres(args)) => bench::postgres(args).await,
+            Command::Bench(cli::BenchCommand::Fleet(args)) => bench::fleet(args).await,
             // Started above, before the runtime.
             Command::WorkerChild => Ok(exit::OK),
         }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use dq_core::RunId;
 
 use crate::error::Result;
-use crate::model::{Lease, NewRun, RunRecord, RunResult, WorkerHeartbeat};
+use crate::model::{JobStart, Lease, NewRun, RunRecord, RunResult, WorkerHeartbeat};
 use crate::tables::{leases, runs, workers};
 use crate::{Backend, Store};
 
@@ -99,7 +99,22 @@ impl Store {
         attempt: u32,
         at: DateTime<Utc>,
     ) -> Result<Vec<RunId>> {
-        on_pool!(self, pool => runs::start(pool, run_ids, worker, attempt, at).await)
+        let job = JobStart { run_ids, attempt };
+        let mut started = self.start_jobs(&[job], worker, at).await?;
+        Ok(started.pop().unwrap_or_default())
+    }
+
+    /// [`Store::start_runs`] for several jobs in ONE transaction (a worker
+    /// starting many small jobs at once pays one commit, not one each):
+    /// one list of runs to execute per job, in input order. A run asked
+    /// twice is handed to the first job that asks.
+    pub async fn start_jobs(
+        &self,
+        jobs: &[JobStart<'_>],
+        worker: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Vec<RunId>>> {
+        on_pool!(self, pool => runs::start(pool, jobs, worker, at).await)
     }
 
     /// Writes the results of finished runs, in ONE transaction for the

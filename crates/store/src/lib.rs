@@ -12,8 +12,11 @@
 //! only if it is not final yet, so a redelivered job rewrites nothing.
 //!
 //! What beats and workers call (leader leases, the run lifecycle from
-//! enqueue to finish, heartbeats) is in `fleet.rs`.
+//! enqueue to finish, heartbeats) is in `fleet.rs`; what the alert
+//! dispatcher calls (planning the outbox, claiming and settling
+//! deliveries) is in `alerting.rs`, its records in `alert_model.rs`.
 
+pub mod alert_model;
 pub mod error;
 mod load_plan;
 pub mod model;
@@ -26,10 +29,16 @@ use chrono::{DateTime, Utc};
 use dq_core::Rule;
 use sqlx::{PgPool, SqlitePool};
 
+pub use alert_model::{
+    AlertBacklog, AlertDecision, AlertEvent, AlertEventKind, AlertRun, AttemptOutcome,
+    AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryRecord, DeliveryState, EscalationScan,
+    Notification, PlanSummary, RuleAlertState,
+};
 pub use error::{Result, StoreError};
 pub use model::{
-    Lease, LoadPlan, MetricFilter, MetricPoint, NewRun, NewViolation, RuleChange, RuleFilter,
-    RunFilter, RunRecord, RunResult, StoredRule, ViolationFilter, ViolationRecord, WorkerHeartbeat,
+    JobStart, Lease, LoadPlan, MetricFilter, MetricPoint, NewRun, NewViolation, RuleChange,
+    RuleFilter, RunFilter, RunRecord, RunResult, StoredRule, ViolationFilter, ViolationRecord,
+    WorkerHeartbeat,
 };
 
 use load_plan::LoadSet;
@@ -65,6 +74,7 @@ macro_rules! on_pool {
     };
 }
 
+mod alerting;
 mod fleet;
 
 impl Store {

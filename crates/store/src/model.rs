@@ -187,6 +187,9 @@ pub struct ViolationRecord {
     pub acknowledged_by: Option<String>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub ack_note: Option<String>,
+    /// The alert response time: from detection to acknowledgement.
+    pub ack_delay_ms: Option<u64>,
+    /// Set when a later passing run of the rule resolved it.
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
@@ -256,4 +259,12 @@ pub struct WorkerHeartbeat {
     pub started_at: DateTime<Utc>,
     pub seen_at: DateTime<Utc>,
     pub version: String,
+}
+
+/// One job's runs for [`crate::Store::start_jobs`], with the attempt its
+/// delivery carries.
+#[derive(Debug, Clone, Copy)]
+pub struct JobStart<'a> {
+    pub run_ids: &'a [RunId],
+    pub attempt: u32,
 }

@@ -26,6 +26,11 @@ async fn opening_and_migrating_twice_is_harmless_and_creates_every_table(backend
     assert_eq!(
         t.tables().await,
         [
+            "alert_attempts",
+            "alert_deliveries",
+            "alert_delivery_items",
+            "alert_outbox",
+            "alert_state",
             "leases",
             "metrics",
             "rules",
@@ -36,7 +41,7 @@ async fn opening_and_migrating_twice_is_harmless_and_creates_every_table(backend
     );
     assert_eq!(
         t.count("_sqlx_migrations").await,
-        2,
+        3,
         "each migration applied once"
     );
 }
@@ -46,6 +51,11 @@ async fn the_operators_queries_have_their_indexes(backend: Backend) {
     assert_eq!(
         t.indexes().await,
         [
+            "alert_deliveries.alert_deliveries_created",
+            "alert_deliveries.alert_deliveries_due",
+            "alert_deliveries.alert_deliveries_sending",
+            "alert_delivery_items.alert_delivery_items_delivery",
+            "alert_outbox.alert_outbox_pending",
             "metrics.metrics_name_observed",
             "metrics.metrics_series",
             "rules.rules_source",
@@ -56,6 +66,7 @@ async fn the_operators_queries_have_their_indexes(backend: Backend) {
             "runs.runs_status_finished",
             "violations.violations_acknowledged_detected",
             "violations.violations_detected",
+            "violations.violations_rule_unresolved",
         ]
     );
 }

@@ -96,6 +96,12 @@ async fn columns_have_native_types() {
     assert_eq!(
         types,
         [
+            ("alert_attempts.id", "bigint"),
+            ("alert_deliveries.created_at", "timestamp with time zone"),
+            ("alert_deliveries.id", "bigint"),
+            ("alert_delivery_items.id", "bigint"),
+            ("alert_outbox.created_at", "timestamp with time zone"),
+            ("alert_outbox.id", "bigint"),
             ("metrics.id", "bigint"),
             ("metrics.value", "double precision"),
             ("rules.created_at", "timestamp with time zone"),

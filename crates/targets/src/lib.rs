@@ -24,6 +24,7 @@ mod backend;
 mod custom_sql;
 mod error;
 mod execute;
+mod noop;
 mod postgres;
 mod scan_common;
 mod sql_common;
@@ -34,6 +35,7 @@ use dq_core::{Rule, SampleRequest, ScanPlan};
 
 pub use error::{format_duration, redact_url, TargetError};
 pub use execute::{compute_metrics, execute, ExecuteOptions, RuleOutcome, DEFAULT_SAMPLE_LIMIT};
+pub use noop::NoopTarget;
 pub use postgres::PostgresTarget;
 pub use sqlite::SqliteTarget;
 pub use stats::QueryStats;
@@ -45,12 +47,14 @@ use execute::Computed;
 pub enum Target {
     Sqlite(SqliteTarget),
     Postgres(PostgresTarget),
+    /// Passes every rule without reading data: for measuring the fleet.
+    Noop(NoopTarget),
 }
 
 impl Target {
     /// `url`: `sqlite://path` or `sqlite:path` (the file is opened read-only
-    /// and must exist), or `postgres://...` / `postgresql://...` (a server
-    /// that must answer now). A target that cannot be reached is a
+    /// and must exist), `postgres://...` / `postgresql://...` (a server
+    /// that must answer now), or `noop://[?latency_ms=N]`. A target that cannot be reached is a
     /// [`TargetError::Connect`] naming it, with any password masked.
     pub async fn connect(name: &str, url: &str) -> Result<Target, TargetError> {
         if url.starts_with("sqlite:") {
@@ -58,6 +62,9 @@ impl Target {
         }
         if postgres::is_postgres_url(url) {
             return postgres::connect(name, url).await.map(Target::Postgres);
+        }
+        if noop::is_noop_url(url) {
+            return noop::connect(name, url).map(Target::Noop);
         }
         Err(TargetError::Unsupported {
             url: redact_url(url),
@@ -68,6 +75,7 @@ impl Target {
         match self {
             Target::Sqlite(t) => t.name(),
             Target::Postgres(t) => t.name(),
+            Target::Noop(t) => t.name(),
         }
     }
 
@@ -76,6 +84,7 @@ impl Target {
         match self {
             Target::Sqlite(t) => t.query_stats(),
             Target::Postgres(t) => t.query_stats(),
+            Target::Noop(t) => t.query_stats(),
         }
     }
 
@@ -84,6 +93,7 @@ impl Target {
         match self {
             Target::Sqlite(t) => t.close().await,
             Target::Postgres(t) => t.close().await,
+            Target::Noop(_) => {}
         }
     }
 
@@ -91,6 +101,8 @@ impl Target {
         match self {
             Target::Sqlite(t) => backend::compute(t, plan, options).await,
             Target::Postgres(t) => backend::compute(t, plan, options).await,
+            // Nothing to compute: `execute` answers for a no-op target.
+            Target::Noop(_) => Computed::default(),
         }
     }
 
@@ -111,6 +123,7 @@ impl Target {
             Target::Postgres(t) => {
                 backend::fetch_samples(t, plan, rule, request, computed, options).await
             }
+            Target::Noop(_) => Ok(Vec::new()),
         }
     }
 }

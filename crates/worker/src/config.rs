@@ -17,7 +17,10 @@ pub const HARD_LIMIT_MARGIN: Duration = Duration::from_secs(30);
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
 pub const DEFAULT_BATCH_SIZE: usize = 100;
-pub const DEFAULT_BATCH_DELAY: Duration = Duration::from_millis(5);
+/// No wait: a batch is what finished while the previous one was being
+/// committed (group commit), so a lone result is written at once and a
+/// burst shares commits.
+pub const DEFAULT_BATCH_DELAY: Duration = Duration::ZERO;
 /// The environment variable through which the parent tells a process-pool
 /// child its memory limit (set before the child allocates anything).
 pub const CHILD_MEMORY_ENV: &str = "DQ_WORKER_CHILD_MEMORY_MB";
@@ -156,7 +159,8 @@ pub struct WorkerConfig {
     pub shutdown_deadline: Duration,
     /// The result writer commits at most this many runs per transaction...
     pub batch_size: usize,
-    /// ...and waits at most this long for a batch to fill.
+    /// ...and waits at most this long for a batch to fill (beyond what is
+    /// already waiting).
     pub batch_delay: Duration,
     /// Failing rows kept per violation.
     pub sample_limit: usize,

@@ -11,20 +11,20 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use dq_broker::{Delivery, Envelope, Job, RetryOutcome};
 use dq_core::{RunId, RunStatus, Verdict};
-use dq_store::Store;
 use dq_targets::RuleOutcome;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::config::{format_limit, WorkerConfig};
 use crate::pool::{JobOutput, Pool};
 use crate::record::{self, RunContext};
+use crate::starter::Starter;
 use crate::stats::Counters;
 use crate::writer::{Settle, Write};
 
 /// What every delivery's task shares.
 pub(crate) struct Shared {
     pub(crate) config: WorkerConfig,
-    pub(crate) store: Store,
+    pub(crate) starter: Starter,
     pub(crate) pool: Pool,
     pub(crate) writer: mpsc::Sender<Write>,
     pub(crate) counters: Arc<Counters>,
@@ -38,11 +38,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, permit: Owne
     let envelope = delivery.envelope().clone();
     let ids: Vec<RunId> = envelope.job.runs.iter().map(|r| r.run_id).collect();
     let config = &shared.config;
-    let started = match shared
-        .store
-        .start_runs(&ids, &config.name, envelope.attempt, Utc::now())
-        .await
-    {
+    let started = match shared.starter.start(ids, envelope.attempt).await {
         Ok(started) => {
             if !started.is_empty() {
                 tracing::info!(

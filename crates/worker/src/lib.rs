@@ -1,8 +1,10 @@
 //! dq-worker: the executor service. A [`Worker`] takes jobs from one queue
 //! and, for each delivery:
 //!
-//! 1. marks its runs started in the store (`start_runs`); if none is left to
-//!    run (a redelivery of finished work) it acks and stops there;
+//! 1. marks its runs started in the store, through the one starter task
+//!    that batches the starts of concurrent deliveries (`start_jobs`); if
+//!    none is left to run (a redelivery of finished work) it acks and stops
+//!    there;
 //! 2. runs the job's rules in its pool — `dq_core::plan`, then
 //!    `dq_targets::execute` — under the job's hard time limit, renewing its
 //!    claim on the message meanwhile (`Delivery::extend`);
@@ -32,6 +34,7 @@ mod job;
 mod pool;
 pub mod protocol;
 pub mod record;
+mod starter;
 mod stats;
 mod worker;
 mod writer;

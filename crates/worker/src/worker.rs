@@ -19,6 +19,7 @@ use crate::error::WorkerError;
 use crate::heartbeat::Heartbeats;
 use crate::job::{self, Shared};
 use crate::pool::Pool;
+use crate::starter::Starter;
 use crate::stats::{Counters, WorkerSummary};
 use crate::writer::{self, WriterConfig};
 
@@ -91,9 +92,10 @@ impl Worker {
             .run(beats_stopped),
         );
         let extend_every = (broker.config().visibility_timeout / 3).max(MIN_EXTEND_EVERY);
+        let (starter, starter_task) = Starter::spawn(store, config.name.clone());
         let shared = Arc::new(Shared {
             config,
-            store,
+            starter,
             pool,
             writer,
             counters: counters.clone(),
@@ -133,6 +135,8 @@ impl Worker {
         {
             tracing::error!("the result writer did not finish; unwritten jobs will be redelivered");
         }
+        // The last starter handle went with `shared`; nothing waits on it.
+        starter_task.abort();
         // Settling needs the consumer's connection (AMQP): dropped only now.
         drop(consumer);
         let _ = stop_beats.send(true);

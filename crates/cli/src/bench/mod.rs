@@ -3,6 +3,7 @@
 //! Both run in this process over the same driver, alternating, so machine
 //! noise hits both; the figure that matters is the ratio of the medians.
 
+mod fleet;
 mod measure;
 mod psql_script;
 
@@ -20,6 +21,8 @@ use crate::cli::BenchPostgresArgs;
 use crate::config::redact;
 use crate::exit;
 use measure::{peak_rss_bytes, seconds, Samples};
+
+pub use fleet::fleet;
 
 const GENERATOR: &str = include_str!("../../../../bench/postgres/orders.sql");
 const FLOOR_METRICS: &str = include_str!("../../../../bench/postgres/floor_metrics.sql");
@@ -178,7 +181,7 @@ fn suite() -> Result<Vec<Rule>> {
 }
 
 /// Creates the benchmark database when it does not exist yet.
-async fn ensure_database(options: &PgConnectOptions) -> Result<()> {
+pub(super) async fn ensure_database(options: &PgConnectOptions) -> Result<()> {
     let database = options.get_database().unwrap_or("postgres").to_string();
     if options.clone().connect().await.is_ok() {
         return Ok(());

@@ -1,3 +1,5 @@
+pub mod ack;
+pub mod alerts;
 pub mod beat;
 pub mod demo;
 pub mod export;
@@ -8,6 +10,7 @@ pub mod requeue;
 pub mod run;
 pub mod serve;
 pub mod shutdown;
+pub mod violations;
 pub mod worker;
 
 use std::path::Path;

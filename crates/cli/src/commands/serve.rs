@@ -48,6 +48,11 @@ pub async fn run(config_path: Option<&Path>, args: ServeArgs) -> Result<u8> {
             tracing::info!(%queue, ?summary, "worker stopped");
         });
     }
+    if let Some(alerts) = super::alerts::spawn_beside_workers(&config, &store, stop.clone())? {
+        tasks.spawn(async move {
+            let _ = alerts.await;
+        });
+    }
     tracing::info!(store = %crate::config::redact(&config.store_url), broker = %config.broker.url, "serving: beat + 3 workers; Ctrl-C to stop");
     while tasks.join_next().await.is_some() {}
     Ok(exit::OK)

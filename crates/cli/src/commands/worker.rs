@@ -22,9 +22,14 @@ pub async fn run(config_path: Option<&Path>, args: WorkerArgs) -> Result<u8> {
         concurrency = worker_config.concurrency,
         "worker starting"
     );
+    let stop = shutdown::on_signal();
+    let alerts = super::alerts::spawn_beside_workers(&config, &store, stop.clone())?;
     let worker = Worker::new(worker_config, store, broker, targets(&config))?;
-    let summary = worker.run(shutdown::on_signal()).await;
+    let summary = worker.run(stop).await;
     tracing::info!(?summary, "worker stopped");
+    if let Some(alerts) = alerts {
+        let _ = alerts.await;
+    }
     Ok(exit::OK)
 }
 

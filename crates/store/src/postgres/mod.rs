@@ -38,7 +38,8 @@ impl Dialect for Postgres {
          WHERE source = ANY($1) OR name = ANY($2)";
     const SELECT_KNOWN_VIOLATIONS: &'static str = "SELECT id FROM violations WHERE id = ANY($1)";
     const ACKNOWLEDGE: &'static str = "UPDATE violations \
-         SET acknowledged = TRUE, acknowledged_by = $2, acknowledged_at = $3, ack_note = $4 \
+         SET acknowledged = TRUE, acknowledged_by = $2, acknowledged_at = $3, ack_note = $4, \
+             ack_delay_ms = CAST(ROUND(EXTRACT(EPOCH FROM ($3 - detected_at)) * 1000) AS bigint) \
          WHERE acknowledged = FALSE AND id = ANY($1) \
          RETURNING id";
     // FOR SHARE: an acquisition by another owner waits until the fenced
@@ -49,19 +50,41 @@ impl Dialect for Postgres {
     // and finishes write them, so that a beat marking runs while a worker
     // finishes some cannot deadlock (a plain UPDATE locks in scan order).
     // The outer conditions are re-checked on the row as locked.
+    // Each UPDATE names its ids twice: the outer `id = ANY($1)` makes the
+    // primary key the only sensible plan even on a table never analysed (a
+    // semi-join alone may be planned as a scan of every run); the inner
+    // query locks the rows in id order, so overlapping batches cannot
+    // deadlock.
     const MARK_ENQUEUED: &'static str = "UPDATE runs SET enqueued_at = $2 \
-         WHERE enqueued_at IS NULL AND id IN (SELECT id FROM runs \
+         WHERE id = ANY($1) AND enqueued_at IS NULL AND id IN (SELECT id FROM runs \
              WHERE enqueued_at IS NULL AND id = ANY($1) ORDER BY id FOR UPDATE)";
     const START_RUNS: &'static str = "UPDATE runs \
          SET status = 'RUNNING', worker = $2, attempt = $3, started_at = $4 \
-         WHERE status IN ('PENDING', 'RUNNING') AND id IN (SELECT id FROM runs \
+         WHERE id = ANY($1) AND status IN ('PENDING', 'RUNNING') AND id IN (SELECT id FROM runs \
              WHERE status IN ('PENDING', 'RUNNING') AND id = ANY($1) ORDER BY id FOR UPDATE) \
          RETURNING id";
     const REOPEN_RUNS: &'static str = "UPDATE runs \
          SET status = 'PENDING', finished_at = NULL, error = NULL, retriable = FALSE \
-         WHERE status IN ('ERROR', 'TIMEOUT') AND retriable AND id IN (SELECT id FROM runs \
+         WHERE id = ANY($1) AND status IN ('ERROR', 'TIMEOUT') AND retriable \
+             AND id IN (SELECT id FROM runs \
              WHERE id = ANY($1) ORDER BY id FOR UPDATE) \
          RETURNING id";
+    // Keyed like LOCK_LOADS, by the outbox table's oid.
+    const LOCK_ALERT_PLANNING: Option<&'static str> = Some(
+        "SELECT pg_advisory_xact_lock(\
+             hashtextextended('dq-store alerts ' || 'alert_outbox'::regclass::oid::text, 0))",
+    );
+    // FOR UPDATE: a dispatcher claiming this delivery waits until the item
+    // is committed (and then sends it); one that claimed it first makes the
+    // re-checked conditions fail, and the item starts a new delivery.
+    const SELECT_OPEN_BATCH: &'static str = "SELECT id FROM alert_deliveries \
+         WHERE state = 'PENDING' AND attempts = 0 AND channel = $1 AND batch_key = $2 \
+             AND due_at > $3 \
+         ORDER BY id DESC LIMIT 1 FOR UPDATE";
+    // SKIP LOCKED: dispatchers claim different deliveries instead of queueing.
+    const SELECT_DUE_DELIVERIES: &'static str = "SELECT id FROM alert_deliveries \
+         WHERE state = 'PENDING' AND due_at <= $1 ORDER BY due_at, id LIMIT $2 \
+         FOR UPDATE SKIP LOCKED";
     const IN_LIST: (&'static str, &'static str) = (" = ANY(", ")");
     const HAS_TAG: (&'static str, &'static str) = ("tags ? ", "");
 

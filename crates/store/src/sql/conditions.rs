@@ -66,6 +66,18 @@ impl<DB: Dialect> Conditions<DB> {
         self.sql.push_str(close);
     }
 
+    /// `column` is one of the integers `values`; no condition when empty.
+    pub(crate) fn one_of_ints(&mut self, column: &'static str, values: Vec<i64>) {
+        if values.is_empty() {
+            return;
+        }
+        self.next().push_str(column);
+        let (open, close) = DB::IN_LIST;
+        self.sql.push_str(open);
+        self.placeholder(Arg::Ints(values));
+        self.sql.push_str(close);
+    }
+
     /// The rule's tags hold `tag`.
     pub(crate) fn has_tag(&mut self, tag: &str) {
         let (before, after) = DB::HAS_TAG;

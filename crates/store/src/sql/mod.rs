@@ -53,6 +53,7 @@ pub(crate) trait Dialect: Codec + Database<Row: StoredRow> {
     /// `$1`: violation ids (a list).
     const SELECT_KNOWN_VIOLATIONS: &'static str;
     /// `$1`: violation ids (a list), `$2` by, `$3` at, `$4` note; `RETURNING id`.
+    /// Also stores the time from detection to acknowledgement (`ack_delay_ms`).
     const ACKNOWLEDGE: &'static str;
     /// `$1` name, `$2` owner, `$3` token, `$4` now: the lease's row while it
     /// is current, locked so that no acquisition commits before the
@@ -65,6 +66,16 @@ pub(crate) trait Dialect: Codec + Database<Row: StoredRow> {
     const START_RUNS: &'static str;
     /// ERROR/TIMEOUT runs marked retriable back to PENDING (a replayed dead letter); returns the ids.
     const REOPEN_RUNS: &'static str;
+    /// Run first in an alert planning pass so that passes take turns;
+    /// `None` where `BEGIN_WRITE` already excludes other writers.
+    const LOCK_ALERT_PLANNING: Option<&'static str>;
+    /// `$1` channel, `$2` batch key, `$3` now: the id of the delivery still
+    /// collecting items under that key (PENDING, never attempted, due after
+    /// now), locked against a concurrent claim.
+    const SELECT_OPEN_BATCH: &'static str;
+    /// `$1` now, `$2` limit: ids of PENDING deliveries due, oldest first,
+    /// skipping those another transaction holds.
+    const SELECT_DUE_DELIVERIES: &'static str;
     /// `column IN list` is `column`, `.0`, the list's placeholder, `.1`.
     const IN_LIST: (&'static str, &'static str);
     /// "the rule's tags hold this one": `.0`, the tag's placeholder, `.1`.

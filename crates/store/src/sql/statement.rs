@@ -45,6 +45,29 @@ impl Statement {
         }
     }
 
+    /// One statement writing many rows: `head` (ending in `VALUES`), a
+    /// parenthesised group of placeholders per row, then `tail`. Each row
+    /// is a statement whose arguments are its values (its SQL unused), all
+    /// rows the same width. Only static fragments and placeholders go in.
+    pub(crate) fn rows(head: &'static str, rows: Vec<Statement>, tail: &'static str) -> Self {
+        let mut sql = String::from(head);
+        let mut args = Vec::new();
+        for (i, row) in rows.into_iter().enumerate() {
+            sql.push_str(if i == 0 { " (" } else { ", (" });
+            for j in 0..row.args.len() {
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", args.len() + j + 1));
+            }
+            sql.push(')');
+            args.extend(row.args);
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        Statement::assembled(sql, args)
+    }
+
     /// Binds the next placeholder.
     pub(crate) fn arg(mut self, value: impl Into<Arg>) -> Self {
         self.args.push(value.into());

@@ -34,7 +34,9 @@ impl Dialect for Sqlite {
     const SELECT_KNOWN_VIOLATIONS: &'static str =
         "SELECT id FROM violations WHERE id IN (SELECT value FROM json_each($1))";
     const ACKNOWLEDGE: &'static str = "UPDATE violations \
-         SET acknowledged = TRUE, acknowledged_by = $2, acknowledged_at = $3, ack_note = $4 \
+         SET acknowledged = TRUE, acknowledged_by = $2, acknowledged_at = $3, ack_note = $4, \
+             ack_delay_ms = CAST(ROUND((julianday($3) - julianday(detected_at)) * 86400000.0) \
+                 AS INTEGER) \
          WHERE acknowledged = FALSE AND id IN (SELECT value FROM json_each($1)) \
          RETURNING id";
     // No row locks: BEGIN IMMEDIATE already keeps every other writer out
@@ -51,6 +53,13 @@ impl Dialect for Sqlite {
          SET status = 'PENDING', finished_at = NULL, error = NULL, retriable = FALSE \
          WHERE status IN ('ERROR', 'TIMEOUT') AND retriable AND id IN (SELECT value FROM json_each($1)) \
          RETURNING id";
+    const LOCK_ALERT_PLANNING: Option<&'static str> = None;
+    const SELECT_OPEN_BATCH: &'static str = "SELECT id FROM alert_deliveries \
+         WHERE state = 'PENDING' AND attempts = 0 AND channel = $1 AND batch_key = $2 \
+             AND due_at > $3 \
+         ORDER BY id DESC LIMIT 1";
+    const SELECT_DUE_DELIVERIES: &'static str = "SELECT id FROM alert_deliveries \
+         WHERE state = 'PENDING' AND due_at <= $1 ORDER BY due_at, id LIMIT $2";
     const IN_LIST: (&'static str, &'static str) = (IN_JSON_LIST, "))");
     const HAS_TAG: (&'static str, &'static str) = (
         "EXISTS (SELECT 1 FROM json_each(rules.tags) WHERE json_each.value = ",

@@ -3,6 +3,7 @@
 //! what a backend supplies). Each write that belongs together runs in one
 //! transaction begun with the backend's `Dialect::BEGIN_WRITE`.
 
+pub(crate) mod alerts;
 pub(crate) mod leases;
 pub(crate) mod metrics;
 pub(crate) mod rules;

@@ -145,7 +145,7 @@ fn upsert(
         .arg(now))
 }
 
-fn stored_rule<R: StoredRow>(row: &R) -> Result<StoredRule> {
+pub(crate) fn stored_rule<R: StoredRow>(row: &R) -> Result<StoredRule> {
     let (fields, _) = Fields::keyed_by_text(row, "rule", "name")?;
     Ok(StoredRule {
         id: fields.int("id")?,

@@ -14,13 +14,14 @@ use crate::sql::{self, Arg, Conditions, Dialect, Fields, Statement, StoredRow};
 
 const INSERT_VIOLATION: &str = "INSERT INTO violations (run_id, rule_name, severity, \
          detected_at, message, observed_value, expected, sample, rule_id) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
 
-const SELECT_VIOLATIONS: &str = "SELECT id, run_id, rule_id, rule_name, severity, detected_at, \
-     message, observed_value, expected, sample, acknowledged, acknowledged_by, acknowledged_at, \
-     ack_note, resolved_at FROM violations";
+pub(crate) const SELECT_VIOLATIONS: &str = "SELECT id, run_id, rule_id, rule_name, severity, \
+     detected_at, message, observed_value, expected, sample, acknowledged, acknowledged_by, \
+     acknowledged_at, ack_note, ack_delay_ms, resolved_at FROM violations";
 
-/// For `record_run`'s transaction, right after its run row.
+/// For `record_run`'s transaction, right after its run row; returns the
+/// violation's id ([`inserted_id`]).
 pub(super) fn insert(
     run_id: &str,
     rule_name: &RuleName,
@@ -113,13 +114,21 @@ pub(crate) async fn acknowledge<DB: Dialect>(
     Ok(acknowledged.into_iter().collect())
 }
 
+/// The id an [`insert`] returned.
+pub(crate) fn inserted_id<R: StoredRow>(rows: &[R]) -> Result<i64> {
+    rows.first()
+        .map(|row| Fields::keyed_by_int(row, "violation", "id").map(|(_, id)| id))
+        .transpose()?
+        .ok_or_else(|| StoreError::Corrupt("a violation insert returned no id".to_string()))
+}
+
 fn ids_of<R: StoredRow>(rows: Vec<R>) -> Result<BTreeSet<i64>> {
     rows.iter()
         .map(|row| Fields::keyed_by_int(row, "violation", "id").map(|(_, id)| id))
         .collect()
 }
 
-fn violation_record<R: StoredRow>(row: &R) -> Result<ViolationRecord> {
+pub(crate) fn violation_record<R: StoredRow>(row: &R) -> Result<ViolationRecord> {
     let (f, id) = Fields::keyed_by_int(row, "violation", "id")?;
     Ok(ViolationRecord {
         id,
@@ -139,6 +148,7 @@ fn violation_record<R: StoredRow>(row: &R) -> Result<ViolationRecord> {
         acknowledged_by: f.opt_text("acknowledged_by")?,
         acknowledged_at: f.opt_time("acknowledged_at")?,
         ack_note: f.opt_text("ack_note")?,
+        ack_delay_ms: f.count("ack_delay_ms")?,
         resolved_at: f.opt_time("resolved_at")?,
     })
 }

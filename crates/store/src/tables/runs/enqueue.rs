@@ -3,13 +3,11 @@
 //! job is published and marked enqueued after, so a beat that crashed in
 //! between finds the run again in [`unpublished`] and publishes it then.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use dq_core::{RunId, RunStatus};
 use sqlx::Pool;
 
-use super::{id_list, in_id_order, insert_run, rule_ids, run_record, values, SELECT_RUNS};
+use super::{id_list, in_id_order, insert_runs, rule_ids, run_record, values, SELECT_RUNS};
 use crate::error::{Result, StoreError};
 use crate::model::{Lease, NewRun, RunRecord};
 use crate::sql::{self, Conditions, Dialect, Statement};
@@ -17,7 +15,7 @@ use crate::tables::leases;
 
 /// The deterministic id makes a second insert of a tick (another beat, a
 /// retry, a failover) a no-op.
-const INSERT_PENDING: &str = insert_run!("ON CONFLICT (id) DO NOTHING");
+const INSERT_PENDING: &str = "ON CONFLICT (id) DO NOTHING RETURNING id";
 
 pub(crate) async fn enqueue<DB: Dialect>(
     pool: &Pool<DB>,
@@ -35,9 +33,9 @@ pub(crate) async fn enqueue<DB: Dialect>(
     if runs.is_empty() && lease.is_none() {
         return Ok(Vec::new());
     }
-    let mut inserts = runs
+    let mut rows = runs
         .iter()
-        .map(|run| values(INSERT_PENDING, run).map(Some))
+        .map(|run| values(run).map(Some))
         .collect::<Result<Vec<_>>>()?;
 
     let mut tx = sql::begin_write(pool).await?;
@@ -45,20 +43,21 @@ pub(crate) async fn enqueue<DB: Dialect>(
         leases::check_current::<DB>(&mut tx, lease, Utc::now()).await?;
     }
     let rule_ids = rule_ids::<DB>(&mut tx, runs.iter()).await?;
-    let mut inserted = BTreeSet::new();
-    // Each position comes up once, so `take` always finds its statement.
-    for i in in_id_order(&runs.iter().collect::<Vec<_>>()) {
-        let Some(insert) = inserts[i].take() else {
-            continue;
-        };
-        // Concurrent inserts of one id wait on its primary key; all but the
-        // first then insert nothing.
-        if DB::execute(&mut tx, insert.with_rule_id(rule_ids[i])).await? == 1 {
-            inserted.insert(i);
-        }
-    }
+    let order = in_id_order(&runs.iter().collect::<Vec<_>>());
+    let rows = order
+        .iter()
+        .filter_map(|&i| rows[i].take().map(|r| r.with_rule_id(rule_ids[i])))
+        .collect();
+    // Concurrent inserts of one id wait on its primary key; all but the
+    // first then insert nothing, and return nothing.
+    let mut inserted = insert_runs::<DB>(&mut tx, rows, INSERT_PENDING).await?;
     tx.commit().await?;
-    Ok(inserted.into_iter().map(|i| runs[i].id).collect())
+    // In input order, each once.
+    Ok(runs
+        .iter()
+        .map(|run| run.id)
+        .filter(|id| inserted.remove(id))
+        .collect())
 }
 
 pub(crate) async fn mark_enqueued<DB: Dialect>(

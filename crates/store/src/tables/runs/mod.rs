@@ -21,20 +21,14 @@ pub(crate) use enqueue::{enqueue, mark_enqueued, unpublished};
 pub(crate) use finish::{finish, record, reopen, start, Finished};
 
 /// The run's columns, in the order [`values`] binds them; `rule_id` last.
-macro_rules! insert_run {
-    ($($tail:literal),*) => {
-        concat!(
-            "INSERT INTO runs (id, rule_name, target, dataset, scheduled_for, enqueued_at, \
-                 started_at, finished_at, status, severity, observed_value, expected, message, \
-                 observation, effective_sample_size, row_count, worker, queue, attempt, error, \
-                 retriable, duration_ms, rule_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20, $21, $22, $23) "
-            $(, $tail)*
-        )
-    };
-}
-use insert_run;
+const INSERT_RUNS: &str = "INSERT INTO runs (id, rule_name, target, dataset, scheduled_for, \
+     enqueued_at, started_at, finished_at, status, severity, observed_value, expected, message, \
+     observation, effective_sample_size, row_count, worker, queue, attempt, error, retriable, \
+     duration_ms, rule_id) VALUES";
+
+/// Rows per multi-row insert: 100 runs are 2,300 values, well inside
+/// both backends' limits on bound parameters.
+const ROWS_PER_INSERT: usize = 100;
 
 const SELECT_RUNS: &str = "SELECT id, rule_id, rule_name, target, dataset, scheduled_for, \
      enqueued_at, started_at, finished_at, status, severity, observed_value, expected, message, \
@@ -123,13 +117,14 @@ async fn rule_ids<'r, DB: Dialect>(
     Err(StoreError::NotFound(named.join(", ")))
 }
 
-/// `sql` (an [`insert_run!`]) with the run's values bound, each checked.
-fn values(sql: &'static str, run: &NewRun) -> Result<AwaitingRuleId> {
+/// The run's values, each checked, awaiting its rule id: one row of an
+/// [`insert_runs`].
+fn values(run: &NewRun) -> Result<AwaitingRuleId> {
     let observation = match &run.observation {
         Some(o) => Arg::json(o, "the run's observation")?,
         None => Arg::Json(None),
     };
-    let statement = sql::Statement::new(sql)
+    let statement = sql::Statement::new("")
         .arg(run.id.to_string())
         .arg(run.rule_name.as_str())
         .arg(run.target.as_str())
@@ -158,13 +153,35 @@ fn values(sql: &'static str, run: &NewRun) -> Result<AwaitingRuleId> {
     Ok(AwaitingRuleId::new(statement, None))
 }
 
-/// The positions of `runs` in run-id order (stable: of one id given twice,
-/// the first comes first). Batches are written in this order, so that two
-/// overlapping batches lock their rows in the same order and cannot deadlock
-/// on PostgreSQL.
+/// Inserts `rows` (from [`values`], with their rule ids bound) followed by
+/// `tail` (the conflict clause, `RETURNING id`), [`ROWS_PER_INSERT`] at a
+/// time; returns the ids the statements returned. A batch holds each run
+/// id once: one statement may not upsert a row twice.
+async fn insert_runs<DB: Dialect>(
+    conn: &mut DB::Connection,
+    rows: Vec<sql::Statement>,
+    tail: &'static str,
+) -> Result<BTreeSet<RunId>> {
+    let mut returned = BTreeSet::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<sql::Statement> = rows.by_ref().take(ROWS_PER_INSERT).collect();
+        let statement = sql::Statement::rows(INSERT_RUNS, chunk, tail);
+        for row in DB::fetch(conn, statement).await? {
+            returned.insert(run_id(&row)?);
+        }
+    }
+    Ok(returned)
+}
+
+/// The positions of `runs` in run-id order, each id once (its first
+/// position). Batches are written in this order, so that two overlapping
+/// batches lock their rows in the same order and cannot deadlock on
+/// PostgreSQL; and a run given twice is written once, as its first.
 fn in_id_order(runs: &[&NewRun]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..runs.len()).collect();
     order.sort_by_key(|&i| runs[i].id);
+    order.dedup_by_key(|i| runs[*i].id);
     order
 }
 

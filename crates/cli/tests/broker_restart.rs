@@ -6,15 +6,19 @@
 //! own, after every other test.
 
 mod common;
+#[path = "common/fleet.rs"]
+mod fleet;
+#[path = "common/rabbit.rs"]
+mod rabbit;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::Scratch;
-use dq_broker::{Broker, BrokerConfig};
+use fleet::Service;
+use rabbit::RabbitPrefix;
 
-const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 const LOAD_RULES: usize = 20;
 const SLOW_SQL: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c";
 const DATASETS: [&str; 3] = ["orders", "customers", "shipments"];
@@ -55,11 +59,10 @@ fn wait_until_reachable(within: Duration) {
 }
 
 /// The test's own prefix on the shared RabbitMQ. Dropped (even on panic),
-/// it brings the broker back up and deletes every queue and exchange of the
-/// prefix.
+/// it brings the broker back up; then its prefix (`RabbitPrefix`, dropped
+/// after) deletes every queue and exchange of the prefix.
 struct Rabbit {
-    url: String,
-    prefix: String,
+    prefix: RabbitPrefix,
 }
 
 impl Rabbit {
@@ -68,38 +71,14 @@ impl Rabbit {
             rabbitmq_reachable(),
             "RabbitMQ is not reachable (rabbitmq-diagnostics check_port_connectivity); start it with scripts/services.sh"
         );
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
         Rabbit {
-            url: std::env::var("DQ_TEST_AMQP_URL").unwrap_or_else(|_| DEFAULT_URL.into()),
-            prefix: format!("t_{tag}_{}_{nanos:x}_", std::process::id()),
+            prefix: RabbitPrefix::new(tag),
         }
     }
 
     fn broker_toml(&self) -> String {
-        format!(
-            "[broker]\nurl = \"{}\"\nprefix = \"{}\"\n",
-            self.url, self.prefix
-        )
+        self.prefix.broker_toml("")
     }
-}
-
-/// Deletes the prefix's queues and exchange through dq's own client.
-fn teardown(url: &str, prefix: &str) -> bool {
-    let config = BrokerConfig::new(url)
-        .with_prefix(prefix)
-        .with_reconnect_timeout(Duration::from_secs(10));
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return false;
-    };
-    runtime
-        .block_on(async { Broker::connect(&config).await?.teardown().await })
-        .is_ok()
 }
 
 impl Drop for Rabbit {
@@ -107,75 +86,6 @@ impl Drop for Rabbit {
         if !rabbitmq_reachable() {
             let _ = rabbitmqctl("rabbitmqctl", &["start_app"]);
             let _ = rabbitmqctl("rabbitmqctl", &["await_startup"]);
-        }
-        let (url, prefix) = (self.url.clone(), self.prefix.clone());
-        // A fresh thread: Drop may run while panicking.
-        let removed = std::thread::spawn(move || teardown(&url, &prefix))
-            .join()
-            .unwrap_or(false);
-        if !removed {
-            // The client could not do it: remove what is left by name.
-            let listed = rabbitmqctl("rabbitmqctl", &["-q", "list_queues", "name"]);
-            for name in String::from_utf8_lossy(&listed.stdout).lines() {
-                if name.starts_with(&self.prefix) {
-                    let _ = rabbitmqctl("rabbitmqctl", &["delete_queue", name]);
-                }
-            }
-        }
-    }
-}
-
-/// A `dq` process killed when the test ends, so a failing test leaves none.
-struct Proc(Child);
-
-impl Proc {
-    /// Its stdout is piped; its log (stderr) goes to `{log}.log`.
-    fn spawn(scratch: &Scratch, log: &str, args: &[&str]) -> Proc {
-        let log = std::fs::File::create(scratch.file(&format!("{log}.log"))).expect("log file");
-        Proc(
-            Command::new(env!("CARGO_BIN_EXE_dq"))
-                .args(["--config", "dq.toml"])
-                .args(args)
-                .current_dir(scratch.path())
-                .env_remove("DQ_CONFIG")
-                .env_remove("DQ_LOG")
-                .stdout(Stdio::piped())
-                .stderr(log)
-                .spawn()
-                .expect("spawn dq"),
-        )
-    }
-
-    fn assert_alive(&mut self, what: &str, scratch: &Scratch) {
-        let status = self.0.try_wait().expect("try_wait");
-        assert!(
-            status.is_none(),
-            "the {what} exited after the RabbitMQ restart: {status:?}\n{}",
-            logs(scratch)
-        );
-    }
-
-    /// Waits for the exit; returns the status and what it printed.
-    fn finish(&mut self) -> (std::process::ExitStatus, String) {
-        let mut stdout = String::new();
-        if let Some(mut pipe) = self.0.stdout.take() {
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut stdout);
-        }
-        (self.0.wait().expect("wait for dq"), stdout)
-    }
-
-    /// SIGTERM, and wait for the graceful exit.
-    fn terminate(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
         }
     }
 }
@@ -260,12 +170,12 @@ fn broker_restart_under_load_loses_no_job_and_the_fleet_reconnects() {
         publish_round(&scratch);
         rounds += 1;
     }
-    let mut worker = Proc::spawn(
+    let mut worker = Service::spawn(
         &scratch,
         "worker",
         &["worker", "-Q", "dq_database", "-c", "4"],
     );
-    let mut beat = Proc::spawn(&scratch, "beat", &["beat", "--owner", "beat-restart"]);
+    let mut beat = Service::spawn(&scratch, "beat", &["beat", "--owner", "beat-restart"]);
     let started = Instant::now();
     while !runs(&scratch).iter().any(|r| r["status"] == "PASSED") {
         assert!(
@@ -279,13 +189,13 @@ fn broker_restart_under_load_loses_no_job_and_the_fleet_reconnects() {
     must("rabbitmqctl", &["stop_app"]);
     let stopped_at = chrono::Utc::now();
     // Published while the broker is down: it must wait for it, not fail.
-    let mut during = Proc::spawn(&scratch, "publisher", &["run", "--tag", "load", "--async"]);
+    let mut during = Service::spawn(&scratch, "publisher", &["run", "--tag", "load", "--async"]);
     std::thread::sleep(Duration::from_secs(3));
     must("rabbitmqctl", &["start_app"]);
     must("rabbitmqctl", &["await_startup"]);
     wait_until_reachable(Duration::from_secs(60));
     let restarted_at = chrono::Utc::now();
-    let (status, stdout) = during.finish();
+    let (status, stdout) = during.finish(Duration::from_secs(120));
     assert!(
         status.success(),
         "the publisher started while RabbitMQ was down failed: {status:?}\n{stdout}\n{}",
@@ -322,15 +232,15 @@ fn broker_restart_under_load_loses_no_job_and_the_fleet_reconnects() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    worker.assert_alive("worker", &scratch);
-    beat.assert_alive("beat", &scratch);
+    worker.assert_alive("after the RabbitMQ restart");
+    beat.assert_alive("after the RabbitMQ restart");
     let worker_log = std::fs::read_to_string(scratch.file("worker.log")).unwrap_or_default();
     assert!(
         worker_log.contains("reconnecting"),
         "the worker never noticed the restart, so this test proved nothing:\n{}",
         logs(&scratch)
     );
-    beat.terminate();
+    let _ = beat.terminate();
 
     // The beat's last ticks, enqueued before it stopped, still get run.
     let started = Instant::now();
@@ -347,8 +257,8 @@ fn broker_restart_under_load_loses_no_job_and_the_fleet_reconnects() {
         );
         std::thread::sleep(Duration::from_millis(300));
     };
-    worker.assert_alive("worker", &scratch);
-    worker.terminate();
+    worker.assert_alive("after the RabbitMQ restart");
+    let _ = worker.terminate();
 
     let not_passed: Vec<_> = all.iter().filter(|r| r["status"] != "PASSED").collect();
     assert!(

@@ -262,6 +262,12 @@ mod tests {
         }
     }
 
+    /// The error `text` gets as a dq.toml, with every cause.
+    fn parse_error(text: &str) -> String {
+        let err = Config::parse(text, "dq.toml", Path::new(""), &env).unwrap_err();
+        format!("{err:#}")
+    }
+
     #[test]
     fn parses_targets_with_environment_references() {
         let config = Config::parse(
@@ -302,20 +308,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_missing_variables_are_errors() {
-        let err = Config::parse("stor = \"x\"", "dq.toml", Path::new(""), &env).unwrap_err();
-        assert!(
-            format!("{err:#}").contains("unknown field `stor`"),
-            "{err:#}"
-        );
-        let err = Config::parse(
-            "[targets.w]\nurl = \"${NOPE}\"",
-            "dq.toml",
-            Path::new(""),
-            &env,
-        )
-        .unwrap_err();
+        let err = parse_error("stor = \"x\"");
+        assert!(err.contains("unknown field `stor`"), "{err}");
+        let err = parse_error("[targets.w]\nurl = \"${NOPE}\"");
         assert_eq!(
-            format!("{err:#}"),
+            err,
             "dq.toml: targets.w.url: environment variable NOPE is not set"
         );
     }
@@ -334,17 +331,8 @@ mod tests {
         assert_eq!(config.broker.visibility_timeout.as_secs(), 600);
         assert_eq!(config.broker.max_attempts, 5);
         assert_eq!(Config::embedded_default().broker.url, "memory://");
-        let err = Config::parse(
-            "[broker]\nmax_attempts = 0\n",
-            "dq.toml",
-            Path::new(""),
-            &env,
-        )
-        .unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "dq.toml: broker: max_attempts: must be at least 1"
-        );
+        let err = parse_error("[broker]\nmax_attempts = 0\n");
+        assert_eq!(err, "dq.toml: broker: max_attempts: must be at least 1");
     }
 
     #[test]
@@ -386,26 +374,13 @@ CRITICAL = ["payments", "pagerduty"]
         assert_eq!(alerts.channels.len(), 4);
         assert_eq!(alerts.routes.overrides.len(), 1);
         assert_eq!(Config::embedded_default().alerts, None);
-        let err = Config::parse(
+        let err = parse_error(
             "[alerts.channels.s]\ntype = \"slack\"\nurl = \"https://hooks.slack.com/x\"\n",
-            "dq.toml",
-            Path::new(""),
-            &env,
-        )
-        .unwrap_err();
-        assert!(
-            format!("{err:#}").contains("unknown field `url`"),
-            "{err:#}"
         );
-        let err = Config::parse(
-            "[alerts.severity]\nHIGH = [\"pager\"]\n",
-            "dq.toml",
-            Path::new(""),
-            &env,
-        )
-        .unwrap_err();
+        assert!(err.contains("unknown field `url`"), "{err}");
+        let err = parse_error("[alerts.severity]\nHIGH = [\"pager\"]\n");
         assert_eq!(
-            format!("{err:#}"),
+            err,
             "dq.toml: alerts: severity.HIGH: channel \"pager\" is not defined under [alerts.channels]"
         );
     }

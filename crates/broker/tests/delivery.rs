@@ -156,3 +156,32 @@ async fn extend_keeps_a_long_job(backend: Backend) {
         (0, Some(0), 0)
     );
 }
+
+on_backends!(a_job_larger_than_a_frame_round_trips: inprocess, redis, amqp);
+/// AMQP connections ask for 16 KiB frames unless the URL says otherwise: a
+/// job of many rules (here ~150 KiB of JSON) travels in several frames and
+/// arrives whole.
+async fn a_job_larger_than_a_frame_round_trips(backend: Backend) {
+    let broker = open(backend, |c| c).await;
+    let mut job = common::job(7);
+    let template = job.runs.clone();
+    for i in 0..200 {
+        job.runs.extend(template.iter().map(|run| {
+            let mut run = run.clone();
+            run.run_id = dq_core::RunId::for_tick(
+                &run.rule.name,
+                job.scheduled_for + chrono::Duration::seconds(i + 1),
+            );
+            run
+        }));
+    }
+    let envelope = broker.envelope(Queue::Database, job);
+    let size = envelope.encode().unwrap().len();
+    assert!(size > 100 * 1024, "the envelope is only {size} bytes");
+    broker.publish(&envelope).await.unwrap();
+
+    let mut consumer = broker.consumer(Queue::Database, "big", 1).await.unwrap();
+    let delivery = expect_next(&mut consumer, WAIT).await;
+    assert_eq!(delivery.envelope(), &envelope, "{size} bytes, intact");
+    delivery.ack().await.unwrap();
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use backon::Retryable;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ErrorKind};
 use tokio::sync::Mutex;
 
@@ -16,6 +17,12 @@ use super::topology;
 use crate::config::QueueNames;
 use crate::error::{redact_url, BrokerError};
 use crate::reconnect::backoff;
+
+/// The AMQP frame size asked for unless the URL names one (`?frame_max=`).
+/// lapin keeps 32 frames of buffer each way per connection, so the
+/// server's usual 128 KiB costs 8 MiB per connection; envelopes are a few
+/// KiB, and a larger one is simply sent in several frames.
+const DEFAULT_FRAME_MAX: u32 = 16 * 1024;
 
 /// An operation's failure: the client's, or the broker refusing a message.
 #[derive(Debug)]
@@ -97,7 +104,14 @@ impl Link {
     /// consumer's connection gives back exactly its unacked messages).
     pub async fn open_connection(&self, name: &str) -> Result<Connection, lapin::Error> {
         let properties = ConnectionProperties::default().with_connection_name(name.into());
-        Connection::connect(&self.url, properties).await
+        match self.url.parse::<AMQPUri>() {
+            Ok(mut uri) => {
+                uri.query.frame_max.get_or_insert(DEFAULT_FRAME_MAX);
+                Connection::connect_uri(uri, properties).await
+            }
+            // lapin words the parse error the same way.
+            Err(_) => Connection::connect(&self.url, properties).await,
+        }
     }
 
     /// The shared confirm channel, opening connection and channel (and

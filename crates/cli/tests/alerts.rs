@@ -1,6 +1,6 @@
 //! `dq violations`, `dq ack` and `dq alerts dispatch` as people and
 //! services run them; a dispatcher SIGKILLed before and during a delivery
-//! loses nothing and sends nothing twice.
+//! loses nothing and sends nothing twice; `dq serve` dispatches too.
 
 mod common;
 #[path = "../../alerts/tests/common/receiver.rs"]
@@ -264,5 +264,41 @@ async fn a_dispatcher_killed_before_or_during_a_delivery_loses_nothing_and_sends
             .contains("0 event(s) to plan, 0 deliveries to send"),
         "{}",
         status.stdout
+    );
+}
+
+/// `dq serve` runs a dispatcher next to its workers: violations already in
+/// the outbox (from `dq run`) reach Slack without `dq alerts dispatch`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dq_serve_delivers_pending_alerts() {
+    let receiver = Receiver::start().await;
+    let (scratch, config) = tokio::task::spawn_blocking(|| setup(ALERTS)).await.unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_dq"))
+        .args(["--config", &config, "serve"])
+        .current_dir(scratch.path())
+        .env("DQ_TEST_SLACK_URL", receiver.url("/slack"))
+        .env_remove("DQ_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dq serve");
+    receiver
+        .wait_for("/slack", 1, Duration::from_secs(20))
+        .await;
+    let _ = Command::new("kill").arg(serve.id().to_string()).status();
+    let stopped = tokio::task::spawn_blocking(move || serve.wait())
+        .await
+        .unwrap()
+        .expect("wait for dq serve");
+    assert!(
+        stopped.success(),
+        "dq serve stops cleanly on SIGTERM: {stopped}"
+    );
+    let requests = receiver.requests("/slack");
+    assert_eq!(requests.len(), 1, "one batched message");
+    let text = requests[0].text();
+    assert!(
+        text.contains("shipments_stale") && text.contains("country_codes"),
+        "{text}"
     );
 }

@@ -20,86 +20,8 @@ use common::{expect_next, publish_jobs};
 use dq_core::Queue;
 
 #[cfg(feature = "redis")]
-mod private_redis {
-    use std::net::TcpListener;
-    use std::path::Path;
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    /// A redis-server of the test's own, on a free port, persisting to `dir`.
-    pub struct PrivateRedis {
-        port: u16,
-        dir: tempfile::TempDir,
-        child: Option<Child>,
-    }
-
-    impl PrivateRedis {
-        pub fn start() -> PrivateRedis {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("a free port");
-            let mut server = PrivateRedis {
-                port,
-                dir: tempfile::tempdir().unwrap(),
-                child: None,
-            };
-            server.launch();
-            server
-        }
-
-        pub fn url(&self) -> String {
-            format!("redis://127.0.0.1:{}/0", self.port)
-        }
-
-        pub fn launch(&mut self) {
-            let child = spawn_redis(self.port, self.dir.path());
-            self.child = Some(child);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "redis-server did not start on port {}",
-                    self.port
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-
-        /// SIGKILL: no shutdown, no final save; only what was fsynced survives.
-        pub fn kill(&mut self) {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-
-    impl Drop for PrivateRedis {
-        fn drop(&mut self) {
-            self.kill();
-        }
-    }
-
-    fn spawn_redis(port: u16, dir: &Path) -> Child {
-        Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start redis-server (is it on PATH?): {e}"))
-    }
-}
+#[path = "common/private_redis.rs"]
+mod private_redis;
 
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@
 mod common;
 #[path = "common/fleet.rs"]
 mod fleet;
-#[path = "common/private_redis.rs"]
+#[path = "../../broker/tests/common/private_redis.rs"]
 mod private_redis;
 
 use std::collections::{BTreeMap, BTreeSet};

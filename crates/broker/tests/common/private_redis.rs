@@ -5,7 +5,8 @@
 //! directory; the shared Redis is never touched. Killed when dropped.
 //!
 //! Not in `common/mod.rs`: a test takes it with
-//! `#[path = "common/private_redis.rs"] mod private_redis;`.
+//! `#[path = "common/private_redis.rs"] mod private_redis;` (the CLI's
+//! end-to-end tests with `#[path = "../../broker/tests/common/..."]`).
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;

@@ -203,13 +203,7 @@ fn amqp_worker_killed_mid_check_hands_the_run_to_another_and_it_is_stored_once()
             rabbit.broker_toml("")
         ),
     );
-    scratch.write(
-        "rules.yaml",
-        "version: 1\nrules:\n  - name: slow_check\n    target: pg\n    dataset: pg_class\n    check: custom_sql\n    mode: scalar\n    sql: SELECT 1 FROM pg_sleep(4)\n    min: 1\n    timeout: 60s\n",
-    );
-    scratch
-        .dq(&["--config", "dq.toml", "load", "rules.yaml"])
-        .assert_code(0);
+    scratch.load_sleeping_rule("slow_check", 4);
     scratch
         .dq(&[
             "--config",

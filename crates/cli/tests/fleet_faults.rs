@@ -75,13 +75,7 @@ fn a_worker_killed_mid_check_hands_the_run_to_another_and_it_is_stored_once() {
             redis.broker_toml("visibility_timeout = \"3s\"\n")
         ),
     );
-    scratch.write(
-        "rules.yaml",
-        "version: 1\nrules:\n  - name: slow_check\n    target: pg\n    dataset: pg_class\n    check: custom_sql\n    mode: scalar\n    sql: SELECT 1 FROM pg_sleep(6)\n    min: 1\n    timeout: 60s\n",
-    );
-    scratch
-        .dq(&["--config", "dq.toml", "load", "rules.yaml"])
-        .assert_code(0);
+    scratch.load_sleeping_rule("slow_check", 6);
     scratch
         .dq(&[
             "--config",
@@ -243,13 +237,7 @@ fn a_check_longer_than_the_visibility_timeout_runs_once() {
             redis.broker_toml("visibility_timeout = \"2s\"\n")
         ),
     );
-    scratch.write(
-        "rules.yaml",
-        "version: 1\nrules:\n  - name: long_check\n    target: pg\n    dataset: pg_class\n    check: custom_sql\n    mode: scalar\n    sql: SELECT 1 FROM pg_sleep(7)\n    min: 1\n    timeout: 60s\n",
-    );
-    scratch
-        .dq(&["--config", "dq.toml", "load", "rules.yaml"])
-        .assert_code(0);
+    scratch.load_sleeping_rule("long_check", 7);
     // Both workers log to files: each "job started" line is one execution.
     let worker = |name: &str| {
         let log = std::fs::File::create(scratch.file(&format!("{name}.log"))).unwrap();

@@ -32,8 +32,17 @@ impl Samples {
 
 /// Peak resident set size of this process (VmHWM), where the OS tells it.
 pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    memory_bytes("self", "VmHWM")
+}
+
+/// A memory field of /proc/PID/status (`VmRSS`, `VmHWM`, ...) in bytes;
+/// `pid` may be `self`.
+pub fn memory_bytes(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| {
+        l.strip_prefix(field)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }

@@ -4,7 +4,7 @@
 //! noise hits both; the figure that matters is the ratio of the medians.
 
 mod fleet;
-mod measure;
+pub(crate) mod measure;
 mod psql_script;
 
 use std::time::Instant;

@@ -40,6 +40,22 @@ impl Scratch {
     }
 
     /// `dq ARGS` with the scratch dir as working directory and no inherited config.
+    /// Loads (from `dq.toml`) one rule `name` on target `pg` whose check
+    /// sleeps `seconds` in PostgreSQL: a check that is still running when a
+    /// fault test strikes.
+    pub fn load_sleeping_rule(&self, name: &str, seconds: u32) {
+        self.write(
+            "rules.yaml",
+            &format!(
+                "version: 1\nrules:\n  - name: {name}\n    target: pg\n    dataset: pg_class\n    \
+                 check: custom_sql\n    mode: scalar\n    sql: SELECT 1 FROM pg_sleep({seconds})\n    \
+                 min: 1\n    timeout: 60s\n"
+            ),
+        );
+        self.dq(&["--config", "dq.toml", "load", "rules.yaml"])
+            .assert_code(0);
+    }
+
     pub fn dq(&self, args: &[&str]) -> Run {
         let output: Output = Command::new(env!("CARGO_BIN_EXE_dq"))
             .args(args)

@@ -60,8 +60,12 @@ impl FleetEnv {
             .await?;
         store.migrate().await?;
 
-        let broker = Broker::connect(&broker_config(broker_url)).await?;
-        broker.teardown().await?;
+        // What an interrupted run left under the prefix goes first; the
+        // second connection declares the queues afresh.
+        Broker::connect(&broker_config(broker_url))
+            .await?
+            .teardown()
+            .await?;
         let broker = Broker::connect(&broker_config(broker_url)).await?;
         let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
         let env = FleetEnv {

@@ -127,7 +127,7 @@ async fn bench_broker(env: &FleetEnv, broker: &str, args: &BenchFleetArgs) -> Re
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = worker.rss();
     worker.stop().await?;
-    if let Some((rss, _)) = idle {
+    if let Some(rss) = idle {
         println!(
             "idle       worker ({} ×{}) RSS {:.1} MB",
             STEADY.0,
@@ -183,12 +183,8 @@ async fn drain(env: &FleetEnv, scenario: &Scenario, jobs: usize, broker_limit: f
     )?;
     let started = Instant::now();
     let (cpu_before, bench_before) = (CpuSnapshot::now(), cpu::of_process("self"));
-    let mut peak_rss = 0;
     loop {
         worker.check_alive()?;
-        if let Some((rss, _)) = worker.rss() {
-            peak_rss = peak_rss.max(rss);
-        }
         if env.finished_runs().await? >= jobs as u64 {
             break;
         }
@@ -200,6 +196,7 @@ async fn drain(env: &FleetEnv, scenario: &Scenario, jobs: usize, broker_limit: f
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let elapsed = started.elapsed();
+    let peak_rss = worker.peak_rss().unwrap_or(0);
     let cpu_after = CpuSnapshot::now();
     let spent = [
         ("worker", worker.cpu()),

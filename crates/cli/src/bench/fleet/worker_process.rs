@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tokio::process::{Child, Command};
 
+use crate::bench::measure::memory_bytes;
+
 pub struct WorkerProcess {
     child: Child,
     pid: u32,
@@ -40,15 +42,14 @@ impl WorkerProcess {
         Ok(WorkerProcess { child, pid })
     }
 
-    /// Resident memory now (VmRSS) and at its peak (VmHWM), in bytes.
-    pub fn rss(&self) -> Option<(u64, u64)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        let field = |name: &str| -> Option<u64> {
-            let line = status.lines().find(|l| l.starts_with(name))?;
-            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kb * 1024)
-        };
-        Some((field("VmRSS:")?, field("VmHWM:")?))
+    /// Resident memory now (VmRSS), in bytes.
+    pub fn rss(&self) -> Option<u64> {
+        memory_bytes(&self.pid.to_string(), "VmRSS")
+    }
+
+    /// Resident memory at its peak so far (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> Option<u64> {
+        memory_bytes(&self.pid.to_string(), "VmHWM")
     }
 
     /// CPU time the worker has used so far.

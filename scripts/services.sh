@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the tests talk to are up; start the ones that are
 # down; fail loudly, naming the service, when one cannot be started.
-# Usage: scripts/services.sh [postgres] [redis] [rabbitmq] [smtpd]   (default: all)
+# Usage: scripts/services.sh [postgres] [redis] [rabbitmq] [smtpd] [promtool]   (default: all)
 set -uo pipefail
 
 wait_for() { # name, probe command...
@@ -58,8 +58,23 @@ ensure_smtpd() {
   return 1
 }
 
+# Not a service but a tool: promtool, which scripts/check-deploy.sh runs on
+# deploy/prometheus (config, rules, rule unit tests). Debian's prometheus
+# package ships it.
+ensure_promtool() {
+  if command -v promtool >/dev/null 2>&1; then return 0; fi
+  echo "promtool is missing; installing Debian's prometheus package" >&2
+  local install=(apt-get install -y --no-install-recommends prometheus)
+  if DEBIAN_FRONTEND=noninteractive "${install[@]}" \
+    || { apt-get update && DEBIAN_FRONTEND=noninteractive "${install[@]}"; }; then
+    command -v promtool >/dev/null 2>&1 && return 0
+  fi
+  echo "FATAL: promtool is missing and could not be installed (apt-get install prometheus); scripts/check-deploy.sh needs it." >&2
+  return 1
+}
+
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(postgres redis rabbitmq smtpd)
+[ ${#services[@]} -gt 0 ] || services=(postgres redis rabbitmq smtpd promtool)
 status=0
 for service in "${services[@]}"; do
   case "$service" in
@@ -67,6 +82,7 @@ for service in "${services[@]}"; do
     redis) ensure_redis || status=1 ;;
     rabbitmq) ensure_rabbitmq || status=1 ;;
     smtpd) ensure_smtpd || status=1 ;;
+    promtool) ensure_promtool || status=1 ;;
     *) echo "FATAL: unknown service $service" >&2; status=1 ;;
   esac
 done

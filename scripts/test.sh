@@ -11,6 +11,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== deploy/"
+scripts/check-deploy.sh
+
 echo "== tests"
 # broker_restart restarts the shared RabbitMQ, so it runs alone, after the
 # rest (which it would otherwise break).

@@ -40,6 +40,7 @@ pub struct Dispatcher {
     config: AlertsConfig,
     channels: Channels,
     name: String,
+    metrics: dq_metrics::Metrics,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -66,7 +67,15 @@ impl Dispatcher {
             config,
             channels,
             name: name.into(),
+            metrics: dq_metrics::Metrics::default(),
         })
+    }
+
+    /// Records deliveries into `metrics` (the process's registry) rather
+    /// than a private one.
+    pub fn with_metrics(mut self, metrics: dq_metrics::Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -172,6 +181,16 @@ impl Dispatcher {
                     error,
                     not_before: now + chrono::Duration::from_std(delay).unwrap_or_default(),
                 }
+            }
+        };
+        let channel = dq_metrics::AlertLabels {
+            channel: delivery.channel.clone(),
+        };
+        let families = self.metrics.families();
+        match &outcome {
+            AttemptOutcome::Delivered { .. } => families.alerts_sent.get_or_create(&channel).inc(),
+            AttemptOutcome::Retry { .. } | AttemptOutcome::Failed { .. } => {
+                families.alerts_failed.get_or_create(&channel).inc()
             }
         };
         match &outcome {

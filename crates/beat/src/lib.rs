@@ -10,6 +10,8 @@
 
 mod jobs;
 mod leader;
+mod metrics;
+mod retention;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,11 +20,13 @@ use chrono::{DateTime, Utc};
 use dq_broker::{Broker, Envelope};
 use dq_core::catch_up::{due_ticks, CatchUp, Lateness};
 use dq_core::{Rule, RunStatus};
+use dq_metrics::Metrics;
 use dq_store::{NewRun, RuleFilter, Store, StoreError};
 use tokio::sync::watch;
 
 pub use jobs::{envelopes, DueRun};
 pub use leader::{Leadership, Transition, LEASE_NAME};
+pub use retention::{archive_path, run_once, RetentionConfig, RetentionError};
 
 /// Envelopes published concurrently, then marked enqueued in one write.
 const PUBLISH_CHUNK: usize = 256;
@@ -69,7 +73,7 @@ pub enum BeatError {
     Broker(#[from] dq_broker::BrokerError),
 }
 
-/// Counters a beat exposes (Prometheus wiring comes with the metrics module).
+/// Counters a beat keeps; exported to Prometheus by `metrics.rs`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BeatStats {
     pub is_leader: bool,
@@ -92,6 +96,9 @@ pub struct Beat {
     cursors: BTreeMap<String, DateTime<Utc>>,
     last_outbox_sweep: Option<DateTime<Utc>>,
     stats: BeatStats,
+    metrics: Metrics,
+    exported: metrics::Exported,
+    retention: Option<retention::Retention>,
 }
 
 impl Beat {
@@ -107,7 +114,23 @@ impl Beat {
             cursors: BTreeMap::new(),
             last_outbox_sweep: None,
             stats: BeatStats::default(),
+            metrics: Metrics::default(),
+            exported: metrics::Exported::default(),
+            retention: None,
         }
+    }
+
+    /// Records into `metrics` (the process's registry) rather than a
+    /// private one.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// While leader, also runs retention on its schedule (`None`: never).
+    pub fn with_retention(mut self, config: Option<RetentionConfig>) -> Self {
+        self.retention = config.map(retention::Retention::new);
+        self
     }
 
     pub fn stats(&self) -> &BeatStats {
@@ -129,9 +152,11 @@ impl Beat {
             if let Err(e) = self.iterate(Utc::now()).await {
                 tracing::warn!(error = %e, "beat iteration failed; retrying next tick");
             }
+            self.exported.export(&self.metrics, &self.stats);
         }
         self.leadership.release(&self.store).await;
         self.stats.is_leader = false;
+        self.exported.export(&self.metrics, &self.stats);
         self.stats
     }
 
@@ -153,6 +178,9 @@ impl Beat {
         self.stats.is_leader = self.leadership.is_leader();
         if !self.leadership.is_leader() {
             return Ok(());
+        }
+        if let Some(retention) = &mut self.retention {
+            retention.poll(&self.store, now);
         }
         self.refresh_rules(now).await?;
         let due = self.due_runs(now);

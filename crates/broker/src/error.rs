@@ -37,25 +37,7 @@ impl BrokerError {
     }
 }
 
-/// `scheme://user:secret@host` shown as `scheme://user:***@host`, so URLs can
-/// be logged and put in errors without leaking credentials.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:***{}",
-            &url[..scheme_end + 3],
-            &authority[..colon],
-            &rest[at..]
-        ),
-        _ => url.to_string(),
-    }
-}
+pub use dq_core::redact_url;
 
 #[cfg(test)]
 mod tests {

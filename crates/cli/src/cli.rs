@@ -93,9 +93,21 @@ what is in flight (up to --shutdown-deadline) and exits."
     /// Beat plus one worker per queue in one process: the fleet on one machine.
     #[command(
         after_help = "Examples:\n  dq serve                       embedded default: SQLite store, in-process queues\n  \
-dq --config prod.toml serve    same, against the configured store and broker"
+dq --config prod.toml serve    same, against the configured store and broker\n\n\
+It also serves the HTTP API and /metrics (default 127.0.0.1:8080, [api] listen)."
     )]
     Serve(ServeArgs),
+
+    /// The HTTP API: health, /metrics, REST for rules, runs and violations.
+    #[command(
+        after_help = "Examples:\n  dq api                              listen on [api] listen (default 127.0.0.1:8080)\n  \
+dq api --listen 0.0.0.0:8080\n  \
+curl -s localhost:8080/api/v1/dq/health/\n  \
+curl -s localhost:8080/api/v1/dq/openapi.json\n\n\
+Writes (POST, PUT) need `Authorization: Bearer $DQ_API_TOKEN` (the variable is\n\
+[api] token_env); without a token configured they are refused."
+    )]
+    Api(ApiArgs),
 
     /// Look at the fleet: queues, dead letters, workers, running checks, the schedule.
     #[command(
@@ -123,6 +135,22 @@ An id already acknowledged keeps its first acknowledgement."
     #[command(after_help = "Examples:\n  dq violations --unacknowledged\n  \
 dq violations --since 24h --severity HIGH\n  dq violations --rule orders_fresh --limit 10")]
     Violations(ViolationsArgs),
+
+    /// Reports from the store: weekly review, alert fatigue, KPIs against their targets.
+    #[command(subcommand)]
+    Report(ReportCommand),
+
+    /// Delete old runs with their violations, metrics and alerts, archiving them first.
+    #[command(
+        after_help = "Examples:\n  dq cleanup --older-than 180d --dry-run       what would go, per table\n  \
+dq cleanup --older-than 180d --archive dq-archive-2026-03.ndjson\n\n\
+Runs scheduled before now - DURATION go, with everything that hangs off them, a\n\
+batch per transaction; each batch is archived (one JSON object a line:\n\
+{\"table\": ..., \"row\": {...}}) and flushed before its delete commits. Kept: runs\n\
+whose violation is still open, whose alert is being delivered, or still running.\n\
+The beat can do the same on a schedule: [retention] in dq.toml."
+    )]
+    Cleanup(CleanupArgs),
 
     /// Alert delivery: run the dispatcher, look at deliveries.
     #[command(subcommand)]
@@ -218,6 +246,69 @@ pub struct ViolationsArgs {
     /// One JSON object a line instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Rules that failed (runs, failure rate, last failure) and rule coverage by target.
+    #[command(
+        after_help = "Examples:\n  dq report weekly\n  dq report weekly --days 14 --format json"
+    )]
+    Weekly(ReportArgs),
+    /// Violations by severity (acknowledged, mean time to ack) and the rules raising the most.
+    #[command(after_help = "Examples:\n  dq report alerts\n  dq report alerts --days 30 --top 20")]
+    Alerts(AlertsReportArgs),
+    /// The KPIs (success rate, check duration, alert response, critical pass rate,
+    /// freshness) against their targets.
+    #[command(
+        after_help = "Examples:\n  dq report kpis\n  dq report kpis --days 30 --format json\n\n\
+The targets are those Prometheus alerts on. Exit codes: 0 every KPI with data\n\
+meets its target (a KPI without data is shown, not judged); 1 at least one misses it."
+    )]
+    Kpis(ReportArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Tables for people.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The window: the last N days up to now.
+    #[arg(long, default_value_t = 7, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: u32,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsReportArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// How many of the most violating rules to list.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Delete runs scheduled longer ago than this, e.g. 180d, 26weeks.
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub older_than: std::time::Duration,
+    /// First write every row deleted to this NDJSON file (never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub archive: Option<PathBuf>,
+    /// Show what would be deleted and kept, per table; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Runs deleted per transaction.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub batch_size: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -374,6 +465,16 @@ pub struct WorkerArgs {
     /// This worker's name in heartbeats (default: host:pid:queue).
     #[arg(long)]
     pub name: Option<String>,
+    /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9101.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Address to listen on (default: [api] listen, else 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -381,6 +482,9 @@ pub struct ServeArgs {
     /// Jobs run at once by each queue's worker.
     #[arg(short = 'c', long, default_value_t = 2)]
     pub concurrency: usize,
+    /// Address of the API and /metrics (default: [api] listen, else 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -391,6 +495,9 @@ pub struct BeatArgs {
     /// How long the leader lease lasts without renewal, e.g. 10s.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub lease_ttl: Option<std::time::Duration>,
+    /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9100.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

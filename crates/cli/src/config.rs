@@ -29,6 +29,37 @@ pub struct Config {
     pub broker: BrokerSettings,
     /// `[alerts]`; `None` when the section is absent (nothing is sent).
     pub alerts: Option<dq_alerts::AlertsConfig>,
+    /// `[retention]`; `None` when the section is absent (nothing is deleted).
+    pub retention: Option<dq_beat::RetentionConfig>,
+    pub api: ApiSettings,
+}
+
+/// `[api]`: the HTTP API of `dq api` and `dq serve`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSettings {
+    /// Address to listen on (`--listen` overrides it).
+    pub listen: String,
+    /// The bearer token, read from the variable `token_env` names
+    /// (default `DQ_API_TOKEN`); without one, writes are refused.
+    pub token: Option<String>,
+    pub reads_need_token: bool,
+}
+
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_API_TOKEN_ENV: &str = "DQ_API_TOKEN";
+
+impl ApiSettings {
+    fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Self {
+        ApiSettings {
+            listen: DEFAULT_API_LISTEN.to_string(),
+            token: token_from(env, DEFAULT_API_TOKEN_ENV),
+            reads_need_token: false,
+        }
+    }
+}
+
+fn token_from(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    env(name).filter(|t| !t.trim().is_empty())
 }
 
 /// `[broker]`: the queues between beat and workers. `memory://` (the
@@ -75,7 +106,33 @@ struct RawConfig {
     targets: BTreeMap<String, RawTarget>,
     broker: Option<RawBroker>,
     alerts: Option<dq_alerts::RawAlerts>,
+    retention: Option<RawRetention>,
+    api: Option<RawApi>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    listen: Option<String>,
+    /// The NAME of the variable holding the token, never the token.
+    token_env: Option<String>,
+    #[serde(default)]
+    reads_need_token: bool,
+}
+
+/// `[retention]`: the beat deletes runs older than `older_than` on
+/// `schedule` (cron, UTC), archiving them to `archive_dir` if set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    older_than: String,
+    schedule: Option<String>,
+    archive_dir: Option<String>,
+    batch_size: Option<u32>,
+}
+
+/// When retention runs unless `[retention] schedule` says otherwise: daily at 03:00 UTC.
+pub const DEFAULT_RETENTION_SCHEDULE: &str = "0 3 * * *";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,6 +157,8 @@ impl Config {
             targets: BTreeMap::new(),
             broker: BrokerSettings::default(),
             alerts: None,
+            retention: None,
+            api: ApiSettings::from_env(&|name| std::env::var(name).ok()),
         }
     }
 
@@ -159,18 +218,70 @@ impl Config {
             .map(dq_alerts::AlertsConfig::from_raw)
             .transpose()
             .with_context(|| format!("{origin}: alerts"))?;
+        let retention = raw
+            .retention
+            .map(|raw| retention_settings(raw, base, env))
+            .transpose()
+            .with_context(|| format!("{origin}: retention"))?;
+        let api = match raw.api {
+            None => ApiSettings::from_env(env),
+            Some(raw) => {
+                let token_env = raw.token_env.as_deref().unwrap_or(DEFAULT_API_TOKEN_ENV);
+                ApiSettings {
+                    listen: raw.listen.unwrap_or_else(|| DEFAULT_API_LISTEN.to_string()),
+                    token: token_from(env, token_env),
+                    reads_need_token: raw.reads_need_token,
+                }
+            }
+        };
         Ok(Config {
             origin: origin.to_string(),
             store_url: resolve_sqlite_path(&store, base),
             targets,
             broker,
             alerts,
+            retention,
+            api,
         })
     }
 
     pub fn is_known_target(&self, name: &str) -> bool {
         self.targets.contains_key(name)
     }
+}
+
+/// `archive_dir` is relative to dq.toml, like SQLite paths.
+fn retention_settings(
+    raw: RawRetention,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<dq_beat::RetentionConfig> {
+    let older_than = humantime::parse_duration(&raw.older_than).with_context(|| {
+        format!(
+            "older_than: {:?} is not a duration such as 180d",
+            raw.older_than
+        )
+    })?;
+    if older_than.is_zero() {
+        bail!("older_than: must be longer than 0s");
+    }
+    let expression = raw
+        .schedule
+        .as_deref()
+        .unwrap_or(DEFAULT_RETENTION_SCHEDULE);
+    let schedule = dq_core::Schedule::new(expression, "UTC").context("schedule")?;
+    let mut config = dq_beat::RetentionConfig::new(older_than, schedule);
+    if let Some(dir) = raw.archive_dir {
+        let dir = expand_env(&dir, env).context("archive_dir")?;
+        config.archive_dir = Some(base.join(dir));
+    }
+    if let Some(batch_size) = raw.batch_size {
+        if batch_size == 0 {
+            bail!("batch_size: must be at least 1");
+        }
+        config.batch_size = batch_size;
+    }
+    Ok(config)
 }
 
 fn broker_settings(raw: RawBroker, env: &dyn Fn(&str) -> Option<String>) -> Result<BrokerSettings> {
@@ -238,18 +349,7 @@ fn resolve_sqlite_path(url: &str, base: &Path) -> String {
 }
 
 /// A URL fit for logs and terminals: the password replaced.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_string();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
-}
+pub use dq_core::redact_url as redact;
 
 #[cfg(test)]
 mod tests {
@@ -333,6 +433,59 @@ mod tests {
         assert_eq!(Config::embedded_default().broker.url, "memory://");
         let err = parse_error("[broker]\nmax_attempts = 0\n");
         assert_eq!(err, "dq.toml: broker: max_attempts: must be at least 1");
+    }
+
+    #[test]
+    fn retention_section() {
+        let config = Config::parse(
+            "[retention]\nolder_than = \"180d\"\narchive_dir = \"archive\"\n",
+            "dq.toml",
+            Path::new("/etc/dq"),
+            &env,
+        )
+        .unwrap();
+        let retention = config.retention.unwrap();
+        assert_eq!(retention.older_than.as_secs(), 180 * 86400);
+        assert_eq!(retention.schedule.expression(), DEFAULT_RETENTION_SCHEDULE);
+        assert_eq!(
+            retention.archive_dir.as_deref(),
+            Some(Path::new("/etc/dq/archive"))
+        );
+        assert_eq!(retention.batch_size, 1000);
+        assert_eq!(Config::embedded_default().retention, None);
+        let custom = Config::parse(
+            "[retention]\nolder_than = \"90d\"\nschedule = \"30 2 * * 0\"\nbatch_size = 50\n",
+            "dq.toml",
+            Path::new(""),
+            &env,
+        )
+        .unwrap()
+        .retention
+        .unwrap();
+        assert_eq!(custom.schedule.expression(), "30 2 * * 0");
+        assert_eq!((custom.batch_size, custom.archive_dir), (50, None));
+        for (text, error) in [
+            ("[retention]\n", "missing field `older_than`"),
+            (
+                "[retention]\nolder_than = \"soon\"\n",
+                "older_than: \"soon\" is not a duration",
+            ),
+            (
+                "[retention]\nolder_than = \"0s\"\n",
+                "must be longer than 0s",
+            ),
+            (
+                "[retention]\nolder_than = \"1d\"\nschedule = \"daily\"\n",
+                "retention: schedule",
+            ),
+            (
+                "[retention]\nolder_than = \"1d\"\nbatch_size = 0\n",
+                "batch_size: must be at least 1",
+            ),
+        ] {
+            let err = parse_error(text);
+            assert!(err.contains(error), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@ mod cli;
 mod commands;
 mod config;
 mod demo_data;
+#[cfg(test)]
+mod doc_commands;
 mod export_format;
 mod record;
 mod report;
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Beat(_)
             | Command::Worker(_)
             | Command::Serve(_)
+            | Command::Api(_)
             | Command::Alerts(cli::AlertsCommand::Dispatch(_))
     );
     init_logging(cli.verbose, is_service);
@@ -62,12 +65,17 @@ fn main() -> ExitCode {
             Command::Beat(args) => commands::beat::run(cli.config.as_deref(), args).await,
             Command::Worker(args) => commands::worker::run(cli.config.as_deref(), args).await,
             Command::Serve(args) => commands::serve::run(cli.config.as_deref(), args).await,
+            Command::Api(args) => commands::api::run(cli.config.as_deref(), args).await,
             Command::Inspect(args) => commands::inspect::run(cli.config.as_deref(), args).await,
             Command::Requeue(args) => commands::requeue::run(cli.config.as_deref(), args).await,
             Command::Ack(args) => commands::ack::run(cli.config.as_deref(), args).await,
             Command::Violations(args) => {
                 commands::violations::run(cli.config.as_deref(), args).await
             }
+            Command::Report(command) => {
+                commands::reports::run(cli.config.as_deref(), command).await
+            }
+            Command::Cleanup(args) => commands::cleanup::run(cli.config.as_deref(), args).await,
             Command::Alerts(command) => commands::alerts::run(cli.config.as_deref(), command).await,
             Command::Migrate => commands::migrate::run(cli.config.as_deref()).await,
             Command::Bench(cli::BenchCommand::Postgres(args)) => bench::postgres(args).await,

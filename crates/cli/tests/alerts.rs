@@ -274,7 +274,7 @@ async fn dq_serve_delivers_pending_alerts() {
     let receiver = Receiver::start().await;
     let (scratch, config) = tokio::task::spawn_blocking(|| setup(ALERTS)).await.unwrap();
     let mut serve = Command::new(env!("CARGO_BIN_EXE_dq"))
-        .args(["--config", &config, "serve"])
+        .args(["--config", &config, "serve", "--listen", "127.0.0.1:0"])
         .current_dir(scratch.path())
         .env("DQ_TEST_SLACK_URL", receiver.url("/slack"))
         .env_remove("DQ_CONFIG")

@@ -46,7 +46,10 @@ fn serve_runs_the_fleet_on_the_embedded_default() {
     scratch
         .dq(&["--config", "dq.toml", "load", "rules.yaml"])
         .assert_code(0);
-    let mut serve = spawn(&scratch, &["--config", "dq.toml", "serve"]);
+    let mut serve = spawn(
+        &scratch,
+        &["--config", "dq.toml", "serve", "--listen", "127.0.0.1:0"],
+    );
     std::thread::sleep(Duration::from_secs(5));
     terminate(&mut serve);
     let runs = runs(&scratch);

@@ -32,6 +32,14 @@ impl RunId {
     }
 }
 
+impl std::str::FromStr for RunId {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        RunId::parse(text).ok_or("not a run id (a UUID)")
+    }
+}
+
 impl fmt::Display for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.hyphenated().fmt(f)

@@ -143,6 +143,11 @@ impl Store {
         on_pool!(self, pool => runs::last_scheduled(pool).await)
     }
 
+    /// When the last run finished, whatever its status; `None` before any.
+    pub async fn last_finished_at(&self) -> Result<Option<DateTime<Utc>>> {
+        on_pool!(self, pool => runs::last_finished(pool).await)
+    }
+
     /// Records what a worker says about itself; a heartbeat older than the
     /// one stored changes nothing.
     pub async fn heartbeat(&self, hb: &WorkerHeartbeat) -> Result<()> {

@@ -17,16 +17,18 @@
 //! deliveries) is in `alerting.rs`, its records in `alert_model.rs`.
 
 pub mod alert_model;
+mod archive;
 pub mod error;
 mod load_plan;
 pub mod model;
 mod postgres;
+pub mod report_model;
 mod sql;
 mod sqlite;
 mod tables;
 
 use chrono::{DateTime, Utc};
-use dq_core::Rule;
+use dq_core::{Rule, RunId, Severity};
 use sqlx::{PgPool, SqlitePool};
 
 pub use alert_model::{
@@ -34,15 +36,22 @@ pub use alert_model::{
     AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryRecord, DeliveryState, EscalationScan,
     Notification, PlanSummary, RuleAlertState,
 };
+pub use archive::NdjsonArchive;
 pub use error::{Result, StoreError};
 pub use model::{
     JobStart, Lease, LoadPlan, MetricFilter, MetricPoint, NewRun, NewViolation, RuleChange,
-    RuleFilter, RunFilter, RunRecord, RunResult, StoredRule, ViolationFilter, ViolationRecord,
-    WorkerHeartbeat,
+    RuleFilter, RunFilter, RunRecord, RunResult, SaveMode, StoredRule, ViolationFilter,
+    ViolationRecord, WorkerHeartbeat,
+};
+pub use report_model::{
+    ArchiveSink, ArchivedRow, CleanupError, CleanupReport, KpiInputs, ReportWindow, RuleFailures,
+    SeverityViolations, TableCleanup, TargetCoverage, ViolatingRule, ViolationSummary,
+    RETAINED_TABLES,
 };
 
 use load_plan::LoadSet;
 use sql::Dialect;
+pub use tables::rules::API_SOURCE;
 use tables::{metrics, rules, runs, violations};
 
 fn borrowed(sets: &[(String, Vec<Rule>)]) -> Vec<LoadSet<'_>> {
@@ -76,6 +85,7 @@ macro_rules! on_pool {
 
 mod alerting;
 mod fleet;
+mod operations;
 
 impl Store {
     /// Whether `url` names a backend this build can open (for config validation).
@@ -170,6 +180,20 @@ impl Store {
         on_pool!(self, pool => rules::list(pool, filter).await)
     }
 
+    /// Creates (`SaveMode::Create`) or replaces (`SaveMode::Replace`) one
+    /// rule under `source`, in one transaction, leaving every other rule
+    /// alone. Returns it as stored. Enabling or disabling a rule is a
+    /// replace with `enabled` changed.
+    pub async fn save_rule(&self, rule: &Rule, source: &str, mode: SaveMode) -> Result<StoredRule> {
+        on_pool!(self, pool => rules::save(pool, rule, source, mode).await)
+    }
+
+    /// Enables or disables one rule, keeping the rest of its definition;
+    /// `NotFound` if there is no such rule.
+    pub async fn set_rule_enabled(&self, name: &str, enabled: bool) -> Result<StoredRule> {
+        on_pool!(self, pool => rules::set_enabled(pool, name, enabled).await)
+    }
+
     pub async fn rule_by_name(&self, name: &str) -> Result<Option<StoredRule>> {
         on_pool!(self, pool => rules::by_name(pool, name).await)
     }
@@ -194,6 +218,14 @@ impl Store {
         on_pool!(self, pool => runs::list(pool, filter).await)
     }
 
+    pub async fn run_by_id(&self, id: RunId) -> Result<Option<RunRecord>> {
+        on_pool!(self, pool => runs::by_id(pool, id).await)
+    }
+
+    pub async fn violation_by_id(&self, id: i64) -> Result<Option<ViolationRecord>> {
+        on_pool!(self, pool => violations::by_id(pool, id).await)
+    }
+
     /// Violations matching `filter`, newest first.
     pub async fn violations(&self, filter: &ViolationFilter) -> Result<Vec<ViolationRecord>> {
         on_pool!(self, pool => violations::list(pool, filter).await)
@@ -202,6 +234,12 @@ impl Store {
     /// Metric points matching `filter`, oldest first (a time series).
     pub async fn metrics(&self, filter: &MetricFilter) -> Result<Vec<MetricPoint>> {
         on_pool!(self, pool => metrics::list(pool, filter).await)
+    }
+
+    /// Violations neither acknowledged nor resolved, by severity (the
+    /// severities with none are absent).
+    pub async fn open_violation_counts(&self) -> Result<Vec<(Severity, u64)>> {
+        on_pool!(self, pool => violations::open_counts(pool).await)
     }
 
     /// Acknowledges violations, all or nothing: an unknown id is `NotFound`

@@ -52,6 +52,23 @@ pub struct RuleFilter {
     /// Only rules carrying this tag.
     pub tag: Option<String>,
     pub enabled_only: bool,
+    /// Only disabled rules (with `enabled_only`, nothing).
+    pub disabled_only: bool,
+    pub target: Option<String>,
+    /// The dataset as written in rules (`schema.table` or `table`).
+    pub dataset: Option<String>,
+    pub queue: Option<Queue>,
+    pub severity: Option<Severity>,
+    pub owner: Option<String>,
+}
+
+/// How [`crate::Store::save_rule`] treats an existing rule of that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveMode {
+    /// Only a new name: an existing one is `Conflict`.
+    Create,
+    /// Only an existing name: a new one is `NotFound`.
+    Replace,
 }
 
 /// One run as a worker (or the beat) writes it.
@@ -154,6 +171,11 @@ pub struct RunRecord {
 pub struct RunFilter {
     /// Runs scheduled at or after this instant.
     pub since: Option<DateTime<Utc>>,
+    /// Runs scheduled before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Keyset pagination: only runs after this one in the listing's order
+    /// (newest tick first), given as its (scheduled_for, id).
+    pub after: Option<(DateTime<Utc>, RunId)>,
     pub rule_names: Vec<String>,
     pub statuses: Vec<RunStatus>,
     pub limit: Option<u32>,
@@ -197,6 +219,13 @@ pub struct ViolationRecord {
 pub struct ViolationFilter {
     /// Violations detected at or after this instant.
     pub since: Option<DateTime<Utc>>,
+    /// Violations detected before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Keyset pagination: only violations after this one in the listing's
+    /// order (newest first), given as its (detected_at, id).
+    pub after: Option<(DateTime<Utc>, i64)>,
+    /// Violations acknowledged at or after this instant.
+    pub acknowledged_since: Option<DateTime<Utc>>,
     pub rule_names: Vec<String>,
     pub unacknowledged_only: bool,
     /// This severity and every one above it.

@@ -41,7 +41,7 @@ async fn opening_and_migrating_twice_is_harmless_and_creates_every_table(backend
     );
     assert_eq!(
         t.count("_sqlx_migrations").await,
-        3,
+        4,
         "each migration applied once"
     );
 }
@@ -55,8 +55,12 @@ async fn the_operators_queries_have_their_indexes(backend: Backend) {
             "alert_deliveries.alert_deliveries_due",
             "alert_deliveries.alert_deliveries_sending",
             "alert_delivery_items.alert_delivery_items_delivery",
+            "alert_delivery_items.alert_delivery_items_outbox",
             "alert_outbox.alert_outbox_pending",
+            "alert_outbox.alert_outbox_run",
+            "alert_outbox.alert_outbox_violation",
             "metrics.metrics_name_observed",
+            "metrics.metrics_run",
             "metrics.metrics_series",
             "rules.rules_source",
             "runs.runs_outbox",
@@ -64,6 +68,7 @@ async fn the_operators_queries_have_their_indexes(backend: Backend) {
             "runs.runs_rule_scheduled",
             "runs.runs_scheduled_for",
             "runs.runs_status_finished",
+            "violations.violations_acknowledged_at",
             "violations.violations_acknowledged_detected",
             "violations.violations_detected",
             "violations.violations_rule_unresolved",

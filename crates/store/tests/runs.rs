@@ -144,13 +144,19 @@ async fn runs_filter_by_since_rule_and_status_newest_first(backend: Backend) {
         let minute = (r.scheduled_for - common::at(0)).num_minutes();
         format!("{}@{minute}", r.rule_name)
     };
+    // Two runs share the tick 5: the listing orders them by id, descending.
+    let id_a5 = dq_core::RunId::for_tick(&a.name, common::at(5));
+    let id_b5 = dq_core::RunId::for_tick(&b.name, common::at(5));
+    let (first_at_5, first_at_5_id, second_at_5) = if id_b5 > id_a5 {
+        ("b@5", id_b5, "a@5")
+    } else {
+        ("a@5", id_a5, "b@5")
+    };
     let cases: Vec<(&str, RunFilter, Vec<&str>)> = vec![
         (
             "all, newest first",
             RunFilter::default(),
-            vec!["b@20", "b@15", "a@10", "b@5", "a@5", "a@0"]
-                .into_iter()
-                .collect(),
+            vec!["b@20", "b@15", "a@10", first_at_5, second_at_5, "a@0"],
         ),
         (
             "since is inclusive",
@@ -174,7 +180,7 @@ async fn runs_filter_by_since_rule_and_status_newest_first(backend: Backend) {
                 statuses: vec![RunStatus::Failed, RunStatus::Error, RunStatus::Pending],
                 ..RunFilter::default()
             },
-            vec!["b@20", "b@5", "a@5"],
+            vec!["b@20", first_at_5, second_at_5],
         ),
         (
             "rule and status and since",
@@ -183,8 +189,25 @@ async fn runs_filter_by_since_rule_and_status_newest_first(backend: Backend) {
                 rule_names: vec!["b".to_string()],
                 statuses: vec![RunStatus::Passed, RunStatus::Error],
                 limit: None,
+                ..RunFilter::default()
             },
             vec!["b@15", "b@5"],
+        ),
+        (
+            "until is exclusive",
+            RunFilter {
+                until: Some(common::at(10)),
+                ..RunFilter::default()
+            },
+            vec![first_at_5, second_at_5, "a@0"],
+        ),
+        (
+            "a page: after the first run at 5",
+            RunFilter {
+                after: Some((common::at(5), first_at_5_id)),
+                ..RunFilter::default()
+            },
+            vec![second_at_5, "a@0"],
         ),
         (
             "limit",
@@ -214,6 +237,18 @@ async fn runs_filter_by_since_rule_and_status_newest_first(backend: Backend) {
             .collect();
         assert_eq!(found, expected, "{name}");
     }
+    let one = t.store.run_by_id(id_b5).await.unwrap().expect("b@5");
+    assert_eq!(label(&one), "b@5");
+    let unknown = dq_core::RunId::for_tick(&a.name, common::at(59));
+    assert_eq!(t.store.run_by_id(unknown).await.unwrap(), None);
+    // The PENDING run has no finish time: the last finish is b@15's.
+    let b15 = t
+        .store
+        .run_by_id(dq_core::RunId::for_tick(&b.name, common::at(15)))
+        .await
+        .unwrap()
+        .expect("b@15");
+    assert_eq!(t.store.last_finished_at().await.unwrap(), b15.finished_at);
 }
 
 async fn metrics_filter_by_series_and_since_oldest_first(backend: Backend) {

@@ -65,7 +65,24 @@ async fn violations_filter_by_since_rule_acknowledgement_and_severity(backend: B
         .await
         .unwrap();
 
+    let b5 = all.iter().find(|v| label(v) == "b@5").unwrap();
     let cases: Vec<(&str, ViolationFilter, Vec<&str>)> = vec![
+        (
+            "acknowledged at or after 30",
+            ViolationFilter {
+                acknowledged_since: Some(common::at(30)),
+                ..ViolationFilter::default()
+            },
+            vec!["a@10"],
+        ),
+        (
+            "acknowledged at or after 31",
+            ViolationFilter {
+                acknowledged_since: Some(common::at(31)),
+                ..ViolationFilter::default()
+            },
+            vec![],
+        ),
         (
             "since is inclusive",
             ViolationFilter {
@@ -114,8 +131,18 @@ async fn violations_filter_by_since_rule_acknowledgement_and_severity(backend: B
                 unacknowledged_only: true,
                 min_severity: Some(Severity::Medium),
                 limit: Some(1),
+                ..ViolationFilter::default()
             },
             vec!["b@15"],
+        ),
+        (
+            "before 15, a page after b@5",
+            ViolationFilter {
+                until: Some(common::at(15)),
+                after: Some((b5.detected_at, b5.id)),
+                ..ViolationFilter::default()
+            },
+            vec!["a@5", "a@0"],
         ),
     ];
     for (name, filter, expected) in cases {

@@ -165,6 +165,8 @@ pub struct WorkerConfig {
     /// Failing rows kept per violation.
     pub sample_limit: usize,
     pub process: ProcessOptions,
+    /// Where the worker records its runs, jobs and active tasks.
+    pub metrics: dq_metrics::Metrics,
 }
 
 impl WorkerConfig {
@@ -183,6 +185,7 @@ impl WorkerConfig {
             batch_delay: DEFAULT_BATCH_DELAY,
             sample_limit: dq_targets::DEFAULT_SAMPLE_LIMIT,
             process: ProcessOptions::default(),
+            metrics: dq_metrics::Metrics::default(),
         }
     }
 

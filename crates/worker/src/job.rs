@@ -15,6 +15,7 @@ use dq_targets::RuleOutcome;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::config::{format_limit, WorkerConfig};
+use crate::metrics::{JobOutcome, RuleFacts};
 use crate::pool::{JobOutput, Pool};
 use crate::record::{self, RunContext};
 use crate::starter::Starter;
@@ -59,6 +60,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, permit: Owne
     if started.is_empty() {
         tracing::info!(job = %envelope.id, "redelivery of finished work: acked without running");
         Counters::bump(&shared.counters.duplicates);
+        shared.counters.exported.job_settled(JobOutcome::Duplicate);
         if let Err(e) = delivery.ack().await {
             tracing::warn!(job = %envelope.id, error = %e, "cannot ack a finished job");
         }
@@ -66,6 +68,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, permit: Owne
     }
     let mut job = envelope.job.clone();
     job.runs.retain(|run| started.contains(&run.run_id));
+    let active = shared.counters.exported.active_task();
 
     let began = Utc::now();
     let output = run_keeping_claim(&shared, job.clone(), &delivery).await;
@@ -91,6 +94,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, permit: Owne
         }
     };
     let write = to_write(config, &envelope, &job, outcomes, delivery, settle);
+    drop(active);
     drop(permit);
     if shared.writer.send(write).await.is_err() {
         // Only at a shutdown past its deadline: the unacked message comes back.
@@ -152,6 +156,11 @@ fn to_write(
 ) -> Write {
     let mut by_run: BTreeMap<RunId, RuleOutcome> = outcomes.into_iter().collect();
     let mut failed = false;
+    let facts = job
+        .runs
+        .iter()
+        .map(|run| RuleFacts::of(&run.rule))
+        .collect();
     let results = job
         .runs
         .iter()
@@ -177,6 +186,7 @@ fn to_write(
         .collect();
     Write {
         results,
+        facts,
         delivery,
         settle,
         failed,
@@ -190,8 +200,17 @@ async fn retry_later(shared: &Shared, delivery: Delivery, reason: &str) {
     let delay = shared.config.retry.delay(attempt);
     tracing::info!(job = %id, attempt, ?delay, %reason, "retrying the job later");
     match delivery.retry(delay, reason).await {
-        Ok(RetryOutcome::Scheduled) => Counters::bump(&shared.counters.retried),
-        Ok(RetryOutcome::DeadLettered) => Counters::bump(&shared.counters.dead_lettered),
+        Ok(RetryOutcome::Scheduled) => {
+            Counters::bump(&shared.counters.retried);
+            shared.counters.exported.job_settled(JobOutcome::Retried);
+        }
+        Ok(RetryOutcome::DeadLettered) => {
+            Counters::bump(&shared.counters.dead_lettered);
+            shared
+                .counters
+                .exported
+                .job_settled(JobOutcome::DeadLettered);
+        }
         Err(e) => tracing::warn!(job = %id, error = %e, "cannot schedule the retry"),
     }
 }

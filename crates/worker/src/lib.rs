@@ -31,6 +31,7 @@ mod error;
 mod execute;
 mod heartbeat;
 mod job;
+mod metrics;
 mod pool;
 pub mod protocol;
 pub mod record;

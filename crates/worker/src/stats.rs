@@ -1,7 +1,9 @@
 //! What a worker counts while it runs: reported in its heartbeats and in
-//! the summary `Worker::run` returns.
+//! the summary `Worker::run` returns, and exported to Prometheus.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::metrics::WorkerMetrics;
 
 /// What one `Worker::run` did, from start to shutdown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,8 +31,9 @@ pub struct WorkerSummary {
     pub child_pids: Vec<u32>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
+    pub(crate) exported: WorkerMetrics,
     pub(crate) processed: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) retried: AtomicU64,
@@ -42,6 +45,20 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    pub(crate) fn new(exported: WorkerMetrics) -> Self {
+        Counters {
+            exported,
+            processed: AtomicU64::default(),
+            failed: AtomicU64::default(),
+            retried: AtomicU64::default(),
+            dead_lettered: AtomicU64::default(),
+            duplicates: AtomicU64::default(),
+            runs_written: AtomicU64::default(),
+            write_transactions: AtomicU64::default(),
+            abandoned: AtomicU64::default(),
+        }
+    }
+
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }

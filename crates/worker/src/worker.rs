@@ -18,6 +18,7 @@ use crate::config::WorkerConfig;
 use crate::error::WorkerError;
 use crate::heartbeat::Heartbeats;
 use crate::job::{self, Shared};
+use crate::metrics::WorkerMetrics;
 use crate::pool::Pool;
 use crate::starter::Starter;
 use crate::stats::{Counters, WorkerSummary};
@@ -71,7 +72,10 @@ impl Worker {
             broker,
             pool,
         } = self;
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters::new(WorkerMetrics::new(
+            config.metrics.clone(),
+            config.queue,
+        )));
         let (writer, writer_task) = writer::spawn(
             store.clone(),
             WriterConfig {

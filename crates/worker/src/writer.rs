@@ -4,22 +4,27 @@
 //! (ack-after-write). A crash before the commit means the broker delivers
 //! the job again and the store's run-id keys make the rewrite a no-op.
 
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dq_broker::Delivery;
+use dq_core::RunId;
 use dq_store::{RunResult, Store, StoreError};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::RetryPolicy;
+use crate::metrics::{JobOutcome, RuleFacts};
 use crate::stats::Counters;
 
 /// One job's results and what to do with its delivery once they are stored.
 pub(crate) struct Write {
     pub(crate) results: Vec<RunResult>,
+    /// One per result, in the same order: what its metrics need.
+    pub(crate) facts: Vec<RuleFacts>,
     pub(crate) delivery: Delivery,
     pub(crate) settle: Settle,
     /// Some run could not run (ERROR or TIMEOUT).
@@ -84,13 +89,15 @@ impl Writer {
 
     async fn commit(&self, mut batch: Vec<Write>) {
         let mut all = Vec::new();
+        let mut facts = Vec::new();
         let mut ranges: Vec<Range<usize>> = Vec::with_capacity(batch.len());
         for write in &mut batch {
             let start = all.len();
             all.append(&mut write.results);
+            facts.append(&mut write.facts);
             ranges.push(start..all.len());
         }
-        match self.finish(&all).await {
+        match self.finish(&all, &facts).await {
             Ok(()) => {
                 futures::future::join_all(batch.into_iter().map(|w| self.settle(w))).await;
             }
@@ -98,7 +105,7 @@ impl Writer {
                 tracing::warn!(error = %e, jobs = batch.len(), "batch write failed; writing job by job");
                 // One bad job must not keep the others from their commit.
                 for (write, range) in batch.into_iter().zip(ranges) {
-                    match self.finish(&all[range]).await {
+                    match self.finish(&all[range.clone()], &facts[range]).await {
                         Ok(()) => self.settle(write).await,
                         Err(e) => self.refuse(write, &e).await,
                     }
@@ -107,10 +114,17 @@ impl Writer {
         }
     }
 
-    async fn finish(&self, results: &[RunResult]) -> Result<(), StoreError> {
+    async fn finish(&self, results: &[RunResult], facts: &[RuleFacts]) -> Result<(), StoreError> {
         let finished = self.store.finish_runs(results).await?;
         Counters::bump(&self.counters.write_transactions);
         Counters::add(&self.counters.runs_written, finished.len() as u64);
+        // Only what this commit finished: a run final already counted once.
+        let finished: HashSet<RunId> = finished.into_iter().collect();
+        for (result, facts) in results.iter().zip(facts) {
+            if finished.contains(&result.run.id) {
+                self.counters.exported.run_stored(result, *facts);
+            }
+        }
         Ok(())
     }
 
@@ -121,9 +135,13 @@ impl Writer {
         }
         let id = write.delivery.envelope().id.clone();
         let settled = match write.settle {
-            Settle::Ack => write.delivery.ack().await,
+            Settle::Ack => {
+                self.counters.exported.job_settled(JobOutcome::Acked);
+                write.delivery.ack().await
+            }
             Settle::DeadLetter(reason) => {
                 Counters::bump(&self.counters.dead_lettered);
+                self.counters.exported.job_settled(JobOutcome::DeadLettered);
                 write.delivery.dead_letter(&reason).await
             }
         };
@@ -142,10 +160,12 @@ impl Writer {
         tracing::error!(job = %id, %reason, "results not written");
         let settled = if matches!(error, StoreError::Database(_)) {
             Counters::bump(&self.counters.retried);
+            self.counters.exported.job_settled(JobOutcome::Retried);
             let delay = self.config.retry.delay(attempt);
             write.delivery.retry(delay, &reason).await.map(drop)
         } else {
             Counters::bump(&self.counters.dead_lettered);
+            self.counters.exported.job_settled(JobOutcome::DeadLettered);
             write.delivery.dead_letter(&reason).await
         };
         if let Err(e) = settled {

@@ -63,11 +63,13 @@ async fn dispatch(config: &Config, store: Store, args: DispatchArgs) -> Result<u
 pub fn spawn_beside_workers(
     config: &Config,
     store: &Store,
+    metrics: dq_metrics::Metrics,
     stop: watch::Receiver<bool>,
 ) -> Result<Option<JoinHandle<()>>> {
     match &config.alerts {
         Some(alerts) if alerts.dispatch => {
-            let d = dispatcher(config, store.clone(), shutdown::process_name("alerts"))?;
+            let d = dispatcher(config, store.clone(), shutdown::process_name("alerts"))?
+                .with_metrics(metrics);
             Ok(Some(tokio::spawn(d.run(stop))))
         }
         _ => Ok(None),

@@ -21,9 +21,22 @@ pub async fn run(config_path: Option<&Path>, args: BeatArgs) -> Result<u8> {
         beat_config.lease_ttl = ttl;
     }
     tracing::info!(%owner, broker = %redact(&config.broker.url), "beat starting");
+    let stop = shutdown::on_signal();
+    let metrics = dq_metrics::Metrics::new();
+    let endpoint = match &args.metrics_listen {
+        Some(listen) => {
+            Some(super::api::spawn_metrics(listen, metrics.clone(), stop.clone()).await?)
+        }
+        None => None,
+    };
     let stats = Beat::new(store, broker, beat_config)
-        .run(shutdown::on_signal())
+        .with_metrics(metrics)
+        .with_retention(config.retention.clone())
+        .run(stop)
         .await;
+    if let Some(endpoint) = endpoint {
+        let _ = endpoint.await;
+    }
     tracing::info!(
         runs = stats.runs_enqueued,
         jobs = stats.jobs_published,

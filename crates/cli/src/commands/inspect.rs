@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::table;
 use anyhow::Result;
 use chrono::Utc;
-use comfy_table::{presets, ContentArrangement, Table};
 use dq_broker::{Broker, DeadPayload};
 use dq_core::{Queue, RunStatus};
 use dq_store::{RuleFilter, RunFilter, Store};
@@ -34,15 +34,6 @@ pub async fn run(config_path: Option<&Path>, args: InspectArgs) -> Result<u8> {
     };
     print!("{text}");
     Ok(exit::OK)
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.to_vec());
-    table
 }
 
 fn opt<T: ToString>(value: Option<T>) -> String {

@@ -1,11 +1,14 @@
 pub mod ack;
 pub mod alerts;
+pub mod api;
 pub mod beat;
+pub mod cleanup;
 pub mod demo;
 pub mod export;
 pub mod inspect;
 pub mod load;
 pub mod migrate;
+pub mod reports;
 pub mod requeue;
 pub mod run;
 pub mod serve;
@@ -39,4 +42,14 @@ pub async fn open(config_path: Option<&Path>) -> Result<(Config, Store)> {
         .await
         .with_context(|| format!("cannot open the store {}", redact(&config.store_url)))?;
     Ok((config, store))
+}
+
+/// A table as every command prints one: borders only, never wrapped.
+pub(crate) fn table(header: &[&str]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::UTF8_BORDERS_ONLY)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    table
 }

@@ -18,10 +18,27 @@ pub async fn run(config_path: Option<&Path>, args: ServeArgs) -> Result<u8> {
     let (config, store) = super::open(config_path).await?;
     let broker = super::connect_broker(&config).await?;
     let stop = shutdown::on_signal();
+    // One registry: the API's /metrics shows the beat's, workers' and alerts' families.
+    let metrics = dq_metrics::Metrics::new();
+    let listen = args
+        .listen
+        .clone()
+        .unwrap_or_else(|| config.api.listen.clone());
+    let api = super::api::spawn(
+        &config,
+        store.clone(),
+        Some(broker.clone()),
+        metrics.clone(),
+        &listen,
+        stop.clone(),
+    )
+    .await?;
     let mut beat_config = BeatConfig::new(shutdown::process_name("beat"));
     beat_config.max_attempts = config.broker.max_attempts;
     let mut tasks = tokio::task::JoinSet::new();
-    let beat = Beat::new(store.clone(), broker.clone(), beat_config);
+    let beat = Beat::new(store.clone(), broker.clone(), beat_config)
+        .with_metrics(metrics.clone())
+        .with_retention(config.retention.clone());
     let beat_stop = stop.clone();
     tasks.spawn(async move {
         let stats = beat.run(beat_stop).await;
@@ -36,6 +53,7 @@ pub async fn run(config_path: Option<&Path>, args: ServeArgs) -> Result<u8> {
         let mut worker_config = WorkerConfig::new(queue, pool);
         worker_config.concurrency = args.concurrency.max(1);
         worker_config.process.command = dq_worker::ChildCommand::current_exe().ok();
+        worker_config.metrics = metrics.clone();
         let worker = Worker::new(
             worker_config,
             store.clone(),
@@ -48,12 +66,19 @@ pub async fn run(config_path: Option<&Path>, args: ServeArgs) -> Result<u8> {
             tracing::info!(%queue, ?summary, "worker stopped");
         });
     }
-    if let Some(alerts) = super::alerts::spawn_beside_workers(&config, &store, stop.clone())? {
+    if let Some(alerts) =
+        super::alerts::spawn_beside_workers(&config, &store, metrics.clone(), stop.clone())?
+    {
         tasks.spawn(async move {
             let _ = alerts.await;
         });
     }
     tracing::info!(store = %crate::config::redact(&config.store_url), broker = %config.broker.url, "serving: beat + 3 workers; Ctrl-C to stop");
+    tasks.spawn(async move {
+        if let Ok(Err(e)) = api.await {
+            tracing::error!(error = %e, "the API server failed");
+        }
+    });
     while tasks.join_next().await.is_some() {}
     Ok(exit::OK)
 }

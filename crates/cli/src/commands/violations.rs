@@ -25,6 +25,7 @@ pub async fn run(config_path: Option<&Path>, args: ViolationsArgs) -> Result<u8>
             unacknowledged_only: args.unacknowledged,
             min_severity: args.severity,
             limit: Some(args.limit),
+            ..ViolationFilter::default()
         })
         .await?;
     if args.json {

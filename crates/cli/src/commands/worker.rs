@@ -14,7 +14,7 @@ use crate::exit;
 pub async fn run(config_path: Option<&Path>, args: WorkerArgs) -> Result<u8> {
     let (config, store) = super::open(config_path).await?;
     let broker = super::connect_broker(&config).await?;
-    let worker_config = worker_config(&args);
+    let mut worker_config = worker_config(&args);
     tracing::info!(
         worker = %worker_config.name,
         queue = %worker_config.queue,
@@ -23,10 +23,22 @@ pub async fn run(config_path: Option<&Path>, args: WorkerArgs) -> Result<u8> {
         "worker starting"
     );
     let stop = shutdown::on_signal();
-    let alerts = super::alerts::spawn_beside_workers(&config, &store, stop.clone())?;
+    let metrics = worker_config.metrics.clone();
+    let endpoint = match &args.metrics_listen {
+        Some(listen) => {
+            Some(super::api::spawn_metrics(listen, metrics.clone(), stop.clone()).await?)
+        }
+        None => None,
+    };
+    let alerts =
+        super::alerts::spawn_beside_workers(&config, &store, metrics.clone(), stop.clone())?;
+    worker_config.metrics = metrics;
     let worker = Worker::new(worker_config, store, broker, targets(&config))?;
     let summary = worker.run(stop).await;
     tracing::info!(?summary, "worker stopped");
+    if let Some(endpoint) = endpoint {
+        let _ = endpoint.await;
+    }
     if let Some(alerts) = alerts {
         let _ = alerts.await;
     }

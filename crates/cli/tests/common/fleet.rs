@@ -25,6 +25,16 @@ pub struct Service {
 
 impl Service {
     pub fn spawn(scratch: &Scratch, name: &str, args: &[&str]) -> Service {
+        Service::spawn_with_env(scratch, name, args, &[])
+    }
+
+    /// [`Service::spawn`] with these environment variables set.
+    pub fn spawn_with_env(
+        scratch: &Scratch,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Service {
         let log = scratch.file(&format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_dq"))
@@ -33,6 +43,8 @@ impl Service {
             .current_dir(scratch.path())
             .env_remove("DQ_CONFIG")
             .env_remove("DQ_LOG")
+            .env_remove("DQ_API_TOKEN")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(file)
             .spawn()

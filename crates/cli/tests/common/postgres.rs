@@ -55,6 +55,11 @@ impl PgSchema {
         format!("{base}{sep}options=-csearch_path%3D{}", self.name)
     }
 
+    /// Runs `sql` (any statements) on the server, outside the schema.
+    pub fn execute(&self, sql: &str) {
+        execute(sql.to_string());
+    }
+
     pub fn query_i64(&self, sql: &str) -> i64 {
         let url = self.url();
         let sql = sql.to_string();

@@ -220,6 +220,37 @@ fn thresholds(m: &mut Map, rule: &Rule) {
     }
 }
 
+/// One rule as a manifest entry in JSON (what the API returns and accepts):
+/// `load_manifests` of `{"version": 1, "rules": [it]}` gives the rule back.
+pub fn export_rule_json(rule: &Rule) -> serde_json::Value {
+    yaml_to_json(&rule_yaml(rule))
+}
+
+fn yaml_to_json(yaml: &Yaml<'_>) -> serde_json::Value {
+    use serde_json::Value as J;
+    match yaml {
+        Yaml::Value(Scalar::Null) => J::Null,
+        Yaml::Value(Scalar::Boolean(b)) => J::Bool(*b),
+        Yaml::Value(Scalar::Integer(i)) => J::from(*i),
+        Yaml::Value(Scalar::FloatingPoint(f)) => J::from(f.into_inner()),
+        Yaml::Value(Scalar::String(s)) => J::String(s.to_string()),
+        Yaml::Sequence(items) => J::Array(items.iter().map(yaml_to_json).collect()),
+        Yaml::Mapping(map) => J::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Yaml::Value(Scalar::String(s)) => s.to_string(),
+                        other => yaml_to_json(other).to_string(),
+                    };
+                    (key, yaml_to_json(v))
+                })
+                .collect(),
+        ),
+        // The exporter writes only scalars, sequences and mappings.
+        _ => J::Null,
+    }
+}
+
 pub fn export_manifest(rules: &[Rule]) -> String {
     let mut root = Map(Mapping::new());
     root.set("version", integer(SUPPORTED_VERSION));

@@ -27,7 +27,7 @@ mod yaml;
 mod tests;
 
 pub use error::ManifestError;
-pub use export::export_manifest;
+pub use export::{export_manifest, export_rule_json};
 pub use validate::SUPPORTED_VERSION;
 
 use crate::rule::Rule;

@@ -87,6 +87,9 @@ impl Dialect for Postgres {
          FOR UPDATE SKIP LOCKED";
     const IN_LIST: (&'static str, &'static str) = (" = ANY(", ")");
     const HAS_TAG: (&'static str, &'static str) = ("tags ? ", "");
+    // The tables a cleanup deletes from (a plain VACUUM: no exclusive lock).
+    const TIDY_AFTER_CLEANUP: &'static str = "VACUUM (ANALYZE) runs, violations, metrics, \
+         alert_outbox, alert_deliveries, alert_attempts, alert_delivery_items";
 
     async fn execute(conn: &mut PgConnection, statement: Statement) -> sqlx::Result<u64> {
         let done = conn.execute(bound::<Postgres>(statement)).await?;

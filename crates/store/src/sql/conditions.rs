@@ -54,6 +54,30 @@ impl<DB: Dialect> Conditions<DB> {
         self.sql.push_str(after);
     }
 
+    /// Keyset pagination in a descending listing: the rows that come after
+    /// (`first`, `second`) when ordered by `first_column DESC, second_column DESC`.
+    pub(crate) fn after_desc(
+        &mut self,
+        first_column: &'static str,
+        first: impl Into<Arg>,
+        second_column: &'static str,
+        second: impl Into<Arg>,
+    ) {
+        self.next().push('(');
+        self.sql.push_str(first_column);
+        self.sql.push_str(" < ");
+        self.placeholder(first.into());
+        let first_placeholder = self.args.len();
+        self.sql.push_str(" OR (");
+        self.sql.push_str(first_column);
+        // The same value again, by number: both backends reuse `$n`.
+        let _ = write!(self.sql, " = ${first_placeholder} AND ");
+        self.sql.push_str(second_column);
+        self.sql.push_str(" < ");
+        self.placeholder(second.into());
+        self.sql.push_str("))");
+    }
+
     /// `column` is one of `values`; no condition at all when `values` is empty.
     pub(crate) fn one_of(&mut self, column: &'static str, values: Vec<String>) {
         if values.is_empty() {
@@ -92,6 +116,13 @@ impl<DB: Dialect> Conditions<DB> {
             self.sql.push_str(" LIMIT ");
             self.placeholder(Arg::Int(Some(i64::from(limit))));
         }
+        Statement::assembled(self.sql, self.args)
+    }
+
+    /// The finished statement as it stands, for a DELETE or UPDATE (no
+    /// ORDER BY). Its caller makes sure a condition was added: without one
+    /// the statement touches every row.
+    pub(crate) fn finish(self) -> Statement {
         Statement::assembled(self.sql, self.args)
     }
 }

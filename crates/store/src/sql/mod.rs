@@ -80,6 +80,9 @@ pub(crate) trait Dialect: Codec + Database<Row: StoredRow> {
     const IN_LIST: (&'static str, &'static str);
     /// "the rule's tags hold this one": `.0`, the tag's placeholder, `.1`.
     const HAS_TAG: (&'static str, &'static str);
+    /// Run after a cleanup deleted rows, outside any transaction: gives
+    /// the space back for reuse and refreshes the planner's statistics.
+    const TIDY_AFTER_CLEANUP: &'static str;
 
     /// Rows affected.
     fn execute(

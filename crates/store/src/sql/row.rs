@@ -86,6 +86,11 @@ impl<'r, R: StoredRow> Fields<'r, R> {
         Ok((Self::keyed(row, table, key), key))
     }
 
+    /// A row with no key of its own (an aggregate).
+    pub(crate) fn of(row: &'r R, table: &'static str) -> Self {
+        Self::keyed(row, table, "(aggregate)")
+    }
+
     fn unkeyed(row: &'r R, table: &'static str) -> Self {
         Self::keyed(row, table, "?")
     }

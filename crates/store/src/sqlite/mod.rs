@@ -65,6 +65,9 @@ impl Dialect for Sqlite {
         "EXISTS (SELECT 1 FROM json_each(rules.tags) WHERE json_each.value = ",
         ")",
     );
+    // Freed pages are reused by later inserts; shrinking the file takes a
+    // VACUUM, which rewrites it whole and is left to the operator.
+    const TIDY_AFTER_CLEANUP: &'static str = "PRAGMA optimize";
 
     async fn execute(conn: &mut SqliteConnection, statement: Statement) -> sqlx::Result<u64> {
         let done = conn.execute(bound::<Sqlite>(statement)).await?;

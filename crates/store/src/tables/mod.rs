@@ -6,6 +6,8 @@
 pub(crate) mod alerts;
 pub(crate) mod leases;
 pub(crate) mod metrics;
+pub(crate) mod reports;
+pub(crate) mod retention;
 pub(crate) mod rules;
 pub(crate) mod runs;
 pub(crate) mod violations;

@@ -6,9 +6,9 @@ use dq_core::Rule;
 use serde_json::Value;
 use sqlx::Pool;
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::load_plan::{self, ExistingRule, LoadSet, RuleWrite};
-use crate::model::{LoadPlan, RuleFilter, StoredRule};
+use crate::model::{LoadPlan, RuleFilter, SaveMode, StoredRule};
 use crate::sql::{self, Arg, Conditions, Dialect, Fields, Statement, StoredRow};
 
 const SELECT_RULES: &str = "SELECT id, name, definition, source, created_at, updated_at FROM rules";
@@ -23,6 +23,9 @@ const UPSERT: &str = "INSERT INTO rules (name, target, dataset, check_kind, seve
          schedule = excluded.schedule, timezone = excluded.timezone, enabled = excluded.enabled, \
          tags = excluded.tags, owner = excluded.owner, definition = excluded.definition, \
          source = excluded.source, updated_at = excluded.updated_at";
+
+/// The source of rules written by the API (rather than loaded from a file).
+pub const API_SOURCE: &str = "api";
 
 const DISABLE: &str =
     "UPDATE rules SET enabled = FALSE, definition = $2, updated_at = $3 WHERE id = $1";
@@ -66,6 +69,77 @@ pub(crate) async fn apply_loads<DB: Dialect>(
     Ok(work.plans)
 }
 
+/// Creates or replaces one rule (the API's writes), keeping every other
+/// rule as it is: unlike a manifest load, nothing is disabled. Returns the
+/// rule as stored.
+pub(crate) async fn save<DB: Dialect>(
+    pool: &Pool<DB>,
+    rule: &Rule,
+    source: &str,
+    mode: SaveMode,
+) -> Result<StoredRule> {
+    let name = rule.name.as_str();
+    edit_one(pool, name, |existing| match (mode, existing) {
+        (SaveMode::Create, Some(_)) => {
+            Err(StoreError::Conflict(format!("rule {name} exists already")))
+        }
+        (SaveMode::Replace, None) => Err(StoreError::NotFound(format!("rule {name}"))),
+        _ => Ok(Some((rule.clone(), source.to_string()))),
+    })
+    .await
+}
+
+/// Sets the rule's `enabled` (column and definition); returns the rule as
+/// stored.
+pub(crate) async fn set_enabled<DB: Dialect>(
+    pool: &Pool<DB>,
+    name: &str,
+    enabled: bool,
+) -> Result<StoredRule> {
+    edit_one(pool, name, |existing| {
+        let Some(stored) = existing else {
+            return Err(StoreError::NotFound(format!("rule {name}")));
+        };
+        if stored.rule.enabled == enabled {
+            return Ok(None);
+        }
+        let mut rule = stored.rule;
+        rule.enabled = enabled;
+        let source = stored.source.unwrap_or_else(|| API_SOURCE.to_string());
+        Ok(Some((rule, source)))
+    })
+    .await
+}
+
+/// One rule's read-decide-write, in one transaction under the loads' lock:
+/// `decide` sees the stored rule (if any) and returns what to write under
+/// which source (or nothing); the rule is read back after the write.
+async fn edit_one<DB: Dialect>(
+    pool: &Pool<DB>,
+    name: &str,
+    decide: impl FnOnce(Option<StoredRule>) -> Result<Option<(Rule, String)>>,
+) -> Result<StoredRule> {
+    let mut tx = sql::begin_write(pool).await?;
+    if let Some(lock) = DB::LOCK_LOADS {
+        DB::execute(&mut tx, Statement::new(lock)).await?;
+    }
+    let by_name = || Statement::new(SELECT_RULE_BY_NAME).arg(name);
+    let existing = DB::fetch(&mut tx, by_name()).await?;
+    let existing = existing.first().map(stored_rule).transpose()?;
+    if let Some((rule, source)) = decide(existing)? {
+        let definition = serde_json::to_value(&rule)
+            .map_err(|e| StoreError::Invalid(format!("rule {name} cannot be stored: {e}")))?;
+        DB::execute(&mut tx, upsert(&rule, &definition, &source, Utc::now())?).await?;
+    }
+    let stored = DB::fetch(&mut tx, by_name()).await?;
+    tx.commit().await?;
+    stored
+        .first()
+        .map(stored_rule)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("rule {name}")))
+}
+
 pub(crate) async fn list<DB: Dialect>(
     pool: &Pool<DB>,
     filter: &RuleFilter,
@@ -77,6 +151,24 @@ pub(crate) async fn list<DB: Dialect>(
     }
     if filter.enabled_only {
         conditions.holds("enabled = TRUE");
+    }
+    if filter.disabled_only {
+        conditions.holds("enabled = FALSE");
+    }
+    let exactly = [
+        ("target = ", filter.target.clone()),
+        ("dataset = ", filter.dataset.clone()),
+        ("queue = ", filter.queue.map(|q| q.as_str().to_string())),
+        (
+            "severity = ",
+            filter.severity.map(|s| s.as_str().to_string()),
+        ),
+        ("owner = ", filter.owner.clone()),
+    ];
+    for (column, value) in exactly {
+        if let Some(value) = value {
+            conditions.bind(column, value, "");
+        }
     }
     let rows = sql::fetch(pool, conditions.order_by("name", None)).await?;
     rows.iter().map(stored_rule).collect()

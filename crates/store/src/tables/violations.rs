@@ -20,6 +20,9 @@ pub(crate) const SELECT_VIOLATIONS: &str = "SELECT id, run_id, rule_id, rule_nam
      detected_at, message, observed_value, expected, sample, acknowledged, acknowledged_by, \
      acknowledged_at, ack_note, ack_delay_ms, resolved_at FROM violations";
 
+const OPEN_COUNTS: &str = "SELECT severity, COUNT(*) AS open FROM violations \
+     WHERE acknowledged = FALSE AND resolved_at IS NULL GROUP BY severity";
+
 /// For `record_run`'s transaction, right after its run row; returns the
 /// violation's id ([`inserted_id`]).
 pub(super) fn insert(
@@ -50,6 +53,15 @@ pub(crate) async fn list<DB: Dialect>(
     if let Some(since) = filter.since {
         conditions.bind("detected_at >= ", since, "");
     }
+    if let Some(until) = filter.until {
+        conditions.bind("detected_at < ", until, "");
+    }
+    if let Some((detected_at, id)) = filter.after {
+        conditions.after_desc("detected_at", detected_at, "id", id);
+    }
+    if let Some(since) = filter.acknowledged_since {
+        conditions.bind("acknowledged_at >= ", since, "");
+    }
     conditions.one_of("rule_name", filter.rule_names.clone());
     if filter.unacknowledged_only {
         conditions.holds("acknowledged = FALSE");
@@ -65,6 +77,27 @@ pub(crate) async fn list<DB: Dialect>(
     let statement = conditions.order_by("detected_at DESC, id DESC", filter.limit);
     let rows = sql::fetch(pool, statement).await?;
     rows.iter().map(violation_record).collect()
+}
+
+pub(crate) async fn by_id<DB: Dialect>(
+    pool: &Pool<DB>,
+    id: i64,
+) -> Result<Option<ViolationRecord>> {
+    let mut conditions = Conditions::<DB>::select(SELECT_VIOLATIONS);
+    conditions.bind("id = ", id, "");
+    let rows = sql::fetch(pool, conditions.order_by("id", None)).await?;
+    rows.first().map(violation_record).transpose()
+}
+
+/// Violations neither acknowledged nor resolved, counted by severity.
+pub(crate) async fn open_counts<DB: Dialect>(pool: &Pool<DB>) -> Result<Vec<(Severity, u64)>> {
+    let rows = sql::fetch(pool, Statement::new(OPEN_COUNTS)).await?;
+    rows.iter()
+        .map(|row| {
+            let (f, _) = Fields::keyed_by_text(row, "violation severity", "severity")?;
+            Ok((f.parsed("severity")?, f.count("open")?.unwrap_or(0)))
+        })
+        .collect()
 }
 
 pub(crate) async fn acknowledge<DB: Dialect>(

@@ -1,7 +1,7 @@
 //! load -> export -> load gives the same rules, field for field.
 
 use super::load_ok;
-use crate::manifest::export_manifest;
+use crate::manifest::{export_manifest, export_rule_json};
 
 /// Every kind, and most optional fields in unusual shapes: multi-line and
 /// quote-laden text, number-like strings, mixed literal types, nested
@@ -189,4 +189,16 @@ fn export_writes_every_field_explicitly() {
 fn exporting_no_rules_gives_a_loadable_empty_manifest() {
     let exported = export_manifest(&[]);
     assert!(load_ok("empty.yaml", &exported).is_empty());
+}
+
+#[test]
+fn each_rule_as_json_loads_back_as_the_same_rule() {
+    for rule in load_ok("source.yaml", MANIFEST) {
+        let entry = export_rule_json(&rule);
+        assert!(entry.is_object(), "{entry}");
+        // JSON is YAML: the API hands this document to the manifest loader.
+        let document = serde_json::json!({"version": 1, "rules": [entry]}).to_string();
+        let again = load_ok("entry.json", &document);
+        assert_eq!(again, vec![rule.clone()], "{document}");
+    }
 }

@@ -41,6 +41,16 @@ const LAST_SCHEDULED: &str = "SELECT name, \
          (SELECT MAX(scheduled_for) FROM runs WHERE runs.rule_id = rules.id) AS last_scheduled \
      FROM rules";
 
+/// One index probe per final status (`runs_status_finished`), where a
+/// MAX over all of them at once would scan.
+const LAST_FINISHED: &str = "SELECT MAX(last) AS last FROM (\
+     SELECT MAX(finished_at) AS last FROM runs WHERE status = 'PASSED' \
+     UNION ALL SELECT MAX(finished_at) FROM runs WHERE status = 'WARNED' \
+     UNION ALL SELECT MAX(finished_at) FROM runs WHERE status = 'FAILED' \
+     UNION ALL SELECT MAX(finished_at) FROM runs WHERE status = 'SKIPPED' \
+     UNION ALL SELECT MAX(finished_at) FROM runs WHERE status = 'ERROR' \
+     UNION ALL SELECT MAX(finished_at) FROM runs WHERE status = 'TIMEOUT') AS finals";
+
 /// A run in a status no later write may change.
 fn is_final(status: RunStatus) -> bool {
     !matches!(status, RunStatus::Pending | RunStatus::Running)
@@ -54,6 +64,12 @@ pub(crate) async fn list<DB: Dialect>(
     if let Some(since) = filter.since {
         conditions.bind("scheduled_for >= ", since, "");
     }
+    if let Some(until) = filter.until {
+        conditions.bind("scheduled_for < ", until, "");
+    }
+    if let Some((scheduled_for, id)) = filter.after {
+        conditions.after_desc("scheduled_for", scheduled_for, "id", id.to_string());
+    }
     conditions.one_of("rule_name", filter.rule_names.clone());
     conditions.one_of(
         "status",
@@ -66,6 +82,21 @@ pub(crate) async fn list<DB: Dialect>(
     let statement = conditions.order_by("scheduled_for DESC, id DESC", filter.limit);
     let rows = sql::fetch(pool, statement).await?;
     rows.iter().map(run_record).collect()
+}
+
+pub(crate) async fn by_id<DB: Dialect>(pool: &Pool<DB>, id: RunId) -> Result<Option<RunRecord>> {
+    let mut conditions = Conditions::<DB>::select(SELECT_RUNS);
+    conditions.bind("id = ", id.to_string(), "");
+    let rows = sql::fetch(pool, conditions.order_by("id", None)).await?;
+    rows.first().map(run_record).transpose()
+}
+
+pub(crate) async fn last_finished<DB: Dialect>(pool: &Pool<DB>) -> Result<Option<DateTime<Utc>>> {
+    let rows = sql::fetch(pool, sql::Statement::new(LAST_FINISHED)).await?;
+    match rows.first() {
+        Some(row) => Fields::of(row, "runs").opt_time("last"),
+        None => Ok(None),
+    }
 }
 
 pub(crate) async fn last_scheduled<DB: Dialect>(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the tests talk to are up; start the ones that are
 # down; fail loudly, naming the service, when one cannot be started.
-# Usage: scripts/services.sh [postgres] [redis] [rabbitmq] [smtpd] [promtool]   (default: all)
+# Usage: scripts/services.sh [postgres] [redis] [rabbitmq] [mongo] [secantus] [smtpd] [promtool]   (default: all)
 set -uo pipefail
 
 wait_for() { # name, probe command...
@@ -43,6 +43,65 @@ ensure_rabbitmq() {
   wait_for RabbitMQ rabbitmq-diagnostics -q check_port_connectivity
 }
 
+# MongoDB is not packaged for Debian: the tests talk to nx-27017 (PyPI, MIT,
+# SQLite-backed), which speaks the wire protocol, on 127.0.0.1:27017 with
+# an in-memory database. It lives in the tests' venv (see ensure_smtpd) and
+# runs in the background, logging to target/nx-27017.log. With
+# DQ_TEST_MONGO_URL set, the tests use that server and nothing is started.
+ensure_mongo() {
+  if [ -n "${DQ_TEST_MONGO_URL:-}" ]; then return 0; fi
+  local root venv
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  venv="${DQ_TEST_VENV:-$root/target/test-venv}"
+  if (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null; then return 0; fi
+  if [ ! -x "$venv/bin/nx-27017" ]; then
+    echo "nx-27017 is missing; installing it into $venv" >&2
+    if ! { [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"; } \
+      || ! "$venv/bin/pip" install --quiet 'nx-27017==0.8.1'; then
+      echo "FATAL: MongoDB wire server (nx-27017) cannot be installed into $venv; the MongoDB tests need it." >&2
+      return 1
+    fi
+  fi
+  echo "MongoDB wire server is down; starting nx-27017 on 127.0.0.1:27017" >&2
+  mkdir -p "$root/target"
+  nohup "$venv/bin/nx-27017" --db memory --host 127.0.0.1 -p 27017 \
+    >"$root/target/nx-27017.log" 2>&1 </dev/null &
+  if ! wait_for "MongoDB wire server (nx-27017)" bash -c 'exec 3<>/dev/tcp/127.0.0.1/27017'; then
+    echo "FATAL: MongoDB wire server (nx-27017) did not start; see $root/target/nx-27017.log" >&2
+    return 1
+  fi
+}
+
+# nx-27017 answers the wire protocol but not every operator faithfully
+# (its `$type` reports an absent field as null, `$avg` reads numeric text),
+# so the semantic MongoDB tests run on SecantusDB (PyPI, GPL-2.0: run only
+# as this separate test process, never linked or shipped), in its own venv,
+# on 127.0.0.1:27018 with in-memory storage, logging to
+# target/secantusd.log. DQ_TEST_MONGO_URL replaces it too.
+ensure_secantus() {
+  if [ -n "${DQ_TEST_MONGO_URL:-}" ]; then return 0; fi
+  local root venv
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  venv="${DQ_TEST_SECANTUS_VENV:-$root/target/secantus-venv}"
+  if (exec 3<>/dev/tcp/127.0.0.1/27018) 2>/dev/null; then return 0; fi
+  if [ ! -x "$venv/bin/secantusd-py" ]; then
+    echo "SecantusDB is missing; installing it into $venv" >&2
+    if ! { [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"; } \
+      || ! "$venv/bin/pip" install --quiet 'secantusdb==0.7.0b3'; then
+      echo "FATAL: MongoDB wire server (SecantusDB) cannot be installed into $venv; the MongoDB tests need it." >&2
+      return 1
+    fi
+  fi
+  echo "MongoDB wire server is down; starting SecantusDB on 127.0.0.1:27018" >&2
+  mkdir -p "$root/target"
+  nohup "$venv/bin/secantusd-py" --host 127.0.0.1 --port 27018 --storage-path :memory: \
+    >"$root/target/secantusd.log" 2>&1 </dev/null &
+  if ! wait_for "MongoDB wire server (SecantusDB)" bash -c 'exec 3<>/dev/tcp/127.0.0.1/27018'; then
+    echo "FATAL: MongoDB wire server (SecantusDB) did not start; see $root/target/secantusd.log" >&2
+    return 1
+  fi
+}
+
 # Not a service but a tool: aiosmtpd, the real SMTP server the alert tests
 # start (crates/alerts/tests/common/smtp.rs), in a venv under target/
 # (override with DQ_TEST_VENV). A Python package needs no compiling, which
@@ -74,13 +133,15 @@ ensure_promtool() {
 }
 
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(postgres redis rabbitmq smtpd promtool)
+[ ${#services[@]} -gt 0 ] || services=(postgres redis rabbitmq mongo secantus smtpd promtool)
 status=0
 for service in "${services[@]}"; do
   case "$service" in
     postgres) ensure_postgres || status=1 ;;
     redis) ensure_redis || status=1 ;;
     rabbitmq) ensure_rabbitmq || status=1 ;;
+    mongo) ensure_mongo || status=1 ;;
+    secantus) ensure_secantus || status=1 ;;
     smtpd) ensure_smtpd || status=1 ;;
     promtool) ensure_promtool || status=1 ;;
     *) echo "FATAL: unknown service $service" >&2; status=1 ;;

@@ -72,6 +72,22 @@ pub enum ChannelConfig {
 }
 
 impl ChannelConfig {
+    /// The environment variables this channel cannot send without (an
+    /// optional one only once the configuration names it).
+    pub fn required_variables(&self) -> Vec<&str> {
+        match self {
+            ChannelConfig::Slack(c) => vec![c.url_env.as_str()],
+            ChannelConfig::Webhook(c) => std::iter::once(c.url_env.as_str())
+                .chain(c.secret_env.as_deref())
+                .collect(),
+            ChannelConfig::Pagerduty(c) => vec![c.routing_key_env.as_str()],
+            ChannelConfig::Email(c) => match (&c.username_env, &c.password_env) {
+                (Some(user), Some(password)) => vec![user.as_str(), password.as_str()],
+                _ => Vec::new(),
+            },
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             ChannelConfig::Slack(_) => "slack",

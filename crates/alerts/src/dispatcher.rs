@@ -133,6 +133,7 @@ impl Dispatcher {
             .map(|item| serde_json::from_value(item.clone()))
             .collect();
         let policy = &self.config.delivery;
+        let started = std::time::Instant::now();
         let sent = match items {
             Err(e) => Err(SendError::Permanent {
                 status: None,
@@ -193,22 +194,7 @@ impl Dispatcher {
                 families.alerts_failed.get_or_create(&channel).inc()
             }
         };
-        match &outcome {
-            AttemptOutcome::Delivered { .. } => tracing::info!(
-                delivery = delivery.id, channel = %delivery.channel, attempt = delivery.attempt,
-                items = delivery.items.len(), "alert delivered"
-            ),
-            AttemptOutcome::Retry {
-                error, not_before, ..
-            } => tracing::warn!(
-                delivery = delivery.id, channel = %delivery.channel, attempt = delivery.attempt,
-                %error, retry_at = %not_before, "alert delivery failed; will retry"
-            ),
-            AttemptOutcome::Failed { error, .. } => tracing::error!(
-                delivery = delivery.id, channel = %delivery.channel, attempt = delivery.attempt,
-                %error, "alert delivery failed for good"
-            ),
-        }
+        log_attempt(delivery, &outcome, started.elapsed());
         self.store
             .settle_delivery(delivery, &self.name, &outcome, now)
             .await?;
@@ -266,4 +252,38 @@ impl Dispatcher {
             tokio::time::sleep(pause).await;
         }
     }
+}
+
+/// The dispatcher's two stable log events, each emitted here only:
+/// `alert sent` (info) and `alert failed` (warn; `will_retry` false once
+/// the delivery is FAILED for good). Fields: delivery, channel, attempt,
+/// rules (the rules of its items, comma-separated), items, duration_ms,
+/// and for failures error, will_retry, retry_at.
+fn log_attempt(delivery: &ClaimedDelivery, outcome: &AttemptOutcome, took: Duration) {
+    let rules = delivery
+        .items
+        .iter()
+        .filter_map(|item| item.get("rule").and_then(|rule| rule.as_str()))
+        .collect::<Vec<_>>()
+        .join(",");
+    let duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    let (error, retry_at) = match outcome {
+        AttemptOutcome::Delivered { .. } => {
+            tracing::info!(
+                delivery = delivery.id, channel = %delivery.channel, attempt = delivery.attempt,
+                rules, items = delivery.items.len(), duration_ms, "alert sent"
+            );
+            return;
+        }
+        AttemptOutcome::Retry {
+            error, not_before, ..
+        } => (error, Some(not_before.to_rfc3339())),
+        AttemptOutcome::Failed { error, .. } => (error, None),
+    };
+    tracing::warn!(
+        delivery = delivery.id, channel = %delivery.channel, attempt = delivery.attempt,
+        rules, items = delivery.items.len(), duration_ms, %error,
+        will_retry = retry_at.is_some(), retry_at = retry_at.as_deref().unwrap_or_default(),
+        "alert failed"
+    );
 }

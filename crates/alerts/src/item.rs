@@ -7,6 +7,9 @@ use dq_core::{RunStatus, Severity};
 use dq_store::{AlertEvent, AlertEventKind};
 use serde::{Deserialize, Serialize};
 
+/// The rule name test messages carry.
+pub const TEST_RULE: &str = "dq-doctor-test";
+
 /// Failing rows shown in a message; the store keeps what the run kept.
 pub const SAMPLE_ROWS_SHOWN: usize = 5;
 
@@ -115,6 +118,35 @@ impl AlertItem {
             dedup_key: dedup_key(rule.name.as_str()),
             suppressed,
             route: route.to_string(),
+        }
+    }
+
+    /// What `dq doctor --send-test` sends to every channel. A recovery, so
+    /// PagerDuty gets a resolve (of an incident that never existed) and
+    /// nobody is paged.
+    pub fn test_message(at: DateTime<Utc>) -> Self {
+        AlertItem {
+            kind: ItemKind::Recovery,
+            rule: TEST_RULE.to_string(),
+            description: Some("A test message from `dq doctor --send-test`".to_string()),
+            owner: None,
+            tags: Vec::new(),
+            target: "dq".to_string(),
+            dataset: "doctor".to_string(),
+            check: "test".to_string(),
+            severity: Severity::Info,
+            status: None,
+            violation_id: None,
+            observed: None,
+            expected: String::new(),
+            message: "This channel works: dq can reach it. Nothing to do.".to_string(),
+            sample: Vec::new(),
+            run_id: None,
+            run_at: None,
+            at,
+            dedup_key: dedup_key(TEST_RULE),
+            suppressed: 0,
+            route: "doctor".to_string(),
         }
     }
 

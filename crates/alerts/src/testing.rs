@@ -31,6 +31,7 @@ pub fn rule(name: &str, tags: &[&str], owner: Option<&str>) -> Rule {
         scope: Scope::default(),
         timeout: Duration::from_secs(60),
         alert_cooldown_minutes: 60,
+        shadow: false,
         parameters: serde_json::Map::new(),
     }
 }
@@ -90,6 +91,8 @@ pub fn event(
             source: None,
             created_at: at(0),
             updated_at: at(0),
+            version: 1,
+            deleted_at: None,
         },
         run: Some(AlertRun {
             id: run_id,

@@ -112,6 +112,7 @@ fn documented_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(rules::get_rule, rules::replace_rule))
         .routes(routes!(rules::enable_rule))
         .routes(routes!(rules::disable_rule))
+        .routes(routes!(rules::rule_versions))
         .routes(routes!(runs::list_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(violations::list_violations))

@@ -13,7 +13,7 @@ use crate::auth::{CanRead, CanWrite};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ErrorBody, Problem};
 use crate::params::Params;
-use crate::views::{RuleList, RuleView};
+use crate::views::{RuleHistory, RuleList, RuleVersionView, RuleView};
 use crate::ApiState;
 
 #[utoipa::path(get, path = "/rules", tag = "rules",
@@ -149,6 +149,23 @@ pub async fn disable_rule(
     name: Path<String>,
 ) -> ApiResult<Json<RuleView>> {
     set_enabled(auth, state, name, false).await
+}
+
+#[utoipa::path(get, path = "/rules/{name}/versions", tag = "rules",
+    params(("name" = String, Path)),
+    responses((status = 200, body = RuleHistory), (status = 404, body = ErrorBody)))]
+pub async fn rule_versions(
+    _: CanRead,
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<RuleHistory>> {
+    let versions = state.store.rule_history(&name).await?;
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("no rule named {name:?}")));
+    }
+    Ok(Json(RuleHistory {
+        items: versions.into_iter().map(RuleVersionView::from).collect(),
+    }))
 }
 
 async fn set_enabled(

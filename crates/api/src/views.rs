@@ -16,6 +16,8 @@ pub struct RuleView {
     pub source: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// 1 when created, one more with every change.
+    pub version: u32,
     /// The rule as a manifest entry, every field explicit: what
     /// `POST /rules` and `PUT /rules/{name}` accept.
     #[schema(value_type = Object)]
@@ -32,6 +34,7 @@ impl From<StoredRule> for RuleView {
             source: stored.source,
             created_at: stored.created_at,
             updated_at: stored.updated_at,
+            version: stored.version,
         }
     }
 }
@@ -39,6 +42,46 @@ impl From<StoredRule> for RuleView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RuleList {
     pub items: Vec<RuleView>,
+}
+
+/// One version of a rule: its manifest entry from then on, and who
+/// changed what, when.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleVersionView {
+    pub version: u32,
+    pub changed_by: String,
+    pub changed_at: DateTime<Utc>,
+    /// `created`, `changed`, `disabled`, `promoted: ...`, `rolled back to v3`, ...
+    pub change: String,
+    /// The definition fields that changed (dotted paths).
+    pub fields: Vec<String>,
+    pub source: Option<String>,
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+}
+
+impl From<dq_store::RuleVersion> for RuleVersionView {
+    fn from(v: dq_store::RuleVersion) -> Self {
+        // Shown as a manifest entry when it still reads as a rule.
+        let definition = serde_json::from_value::<dq_core::Rule>(v.definition.clone())
+            .map(|rule| dq_core::manifest::export_rule_json(&rule))
+            .unwrap_or(v.definition);
+        RuleVersionView {
+            version: v.version,
+            changed_by: v.changed_by,
+            changed_at: v.changed_at,
+            change: v.change,
+            fields: v.fields,
+            source: v.source,
+            definition,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleHistory {
+    /// Oldest first.
+    pub items: Vec<RuleVersionView>,
 }
 
 /// One run of one rule at one tick.
@@ -65,6 +108,8 @@ pub struct RunView {
     pub worker: Option<String>,
     pub attempt: u32,
     pub error: Option<String>,
+    /// The version of the rule this run executed.
+    pub rule_version: Option<u32>,
 }
 
 impl From<RunRecord> for RunView {
@@ -89,6 +134,7 @@ impl From<RunRecord> for RunView {
             worker: run.worker,
             attempt: run.attempt,
             error: run.error,
+            rule_version: run.rule_version,
         }
     }
 }

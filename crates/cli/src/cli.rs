@@ -32,6 +32,17 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Log lines as text, or as one JSON object each (for log shippers;
+    /// docs/runbook.md, "Log events"). Also read from DQ_LOG_FORMAT.
+    #[arg(
+        long,
+        global = true,
+        env = "DQ_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -140,6 +151,10 @@ dq violations --since 24h --severity HIGH\n  dq violations --rule orders_fresh -
     #[command(subcommand)]
     Report(ReportCommand),
 
+    /// Rule lifecycle: list, show, enable, disable, promote, history, rollback, delete.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+
     /// Delete old runs with their violations, metrics and alerts, archiving them first.
     #[command(
         after_help = "Examples:\n  dq cleanup --older-than 180d --dry-run       what would go, per table\n  \
@@ -156,6 +171,27 @@ The beat can do the same on a schedule: [retention] in dq.toml."
     #[command(subcommand)]
     Alerts(AlertsCommand),
 
+    /// Check every part, one line each: store, broker, workers, beat, targets, alerts, clocks.
+    #[command(after_help = "Examples:\n  dq doctor\n  dq doctor --format json\n  \
+dq doctor --send-test        also send a test message to every alert channel\n\n\
+Checks: the store (reachable, every migration applied), the broker (reachable, queues\n\
+declared), a live worker for every queue with enabled rules, the beat leader and its\n\
+lag, every target (latency, server version), every alert channel's variables, and\n\
+the clocks of this host and the workers against the store's.\n\n\
+Exit codes: 0 every check passed; 1 at least one failed (its FAIL line says why).")]
+    Doctor(DoctorArgs),
+
+    /// Write a commented dq.toml and manifests/example.yaml for a new environment.
+    #[command(
+        after_help = "Examples:\n  dq init                      SQLite store, in-process broker, an example database\n  \
+dq init --store postgres://dq:secret@db:5432/ops --broker redis://cache:6379/0 \\\n      \
+--target warehouse=postgres://checker:secret@wh:5432/dw\n\n\
+Passwords in URLs are written as ${DQ_<NAME>_PASSWORD} (NAME: STORE, BROKER or the\n\
+target's), never literally; dq init says which variables to set. Existing files are\n\
+kept unless --force."
+    )]
+    Init(InitArgs),
+
     /// Apply the store's migrations (other commands also do it when they open the store).
     #[command(after_help = "Example:\n  dq --config prod.toml migrate")]
     Migrate,
@@ -167,6 +203,57 @@ The beat can do the same on a schedule: [retention] in dq.toml."
     /// A process-pool child of `dq worker`: runs jobs sent on stdin. Not for direct use.
     #[command(hide = true)]
     WorkerChild,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Also send a test message to every alert channel (a real send, nothing stored).
+    #[arg(long)]
+    pub send_test: bool,
+    /// Fail when this host's or a worker's clock is further than this from the store's.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s", value_name = "DURATION")]
+    pub max_clock_skew: std::time::Duration,
+    /// Fail when the beat published a run of the last hour later than this after its tick.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1m", value_name = "DURATION")]
+    pub max_beat_lag: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write dq.toml and manifests/.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The store (default sqlite://dq.db).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// The broker (default memory://, for `dq serve`).
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// A target the rules check, NAME=URL (repeatable); the example manifest uses the first.
+    #[arg(long = "target", value_name = "NAME=URL", value_parser = parse_named_url)]
+    pub targets: Vec<(String, String)>,
+    /// Replace existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_named_url(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, url)) if !name.is_empty() && !url.is_empty() => {
+            Ok((name.to_string(), url.to_string()))
+        }
+        _ => Err(format!("{text:?} is not NAME=URL")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event: timestamp, level, message, fields, target.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -407,6 +494,138 @@ pub struct LoadArgs {
     /// Validate and show what would change, without writing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Load every rule in shadow: it runs and records but never alerts,
+    /// until `dq rules promote NAME`.
+    #[arg(long)]
+    pub shadow: bool,
+    /// Load every rule disabled (`dq rules enable NAME` starts it).
+    #[arg(long)]
+    pub disabled: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Rules with their state, filtered.
+    #[command(
+        after_help = "Examples:\n  dq rules list\n  dq rules list --target warehouse --severity CRITICAL\n  \
+dq rules list --no-sampling --min-sample-size 50000    rules scanning whole big tables\n  \
+dq rules list --disabled --format json"
+    )]
+    List(RulesListArgs),
+    /// One rule: definition, version, next fire times, last runs, open violations.
+    #[command(after_help = "Example:\n  dq rules show orders_fresh")]
+    Show(RuleNameArgs),
+    /// Enable rules (each change is a new version).
+    #[command(after_help = "Example:\n  dq rules enable orders_fresh orders_nulls")]
+    Enable(RuleNamesArgs),
+    /// Disable rules: they stop being scheduled; their history stays.
+    #[command(after_help = "Example:\n  dq rules disable orders_fresh")]
+    Disable(RuleNamesArgs),
+    /// Turn alerting on for rules loaded in shadow (`dq load --shadow`).
+    #[command(after_help = "Example:\n  dq rules promote orders_fresh")]
+    Promote(RuleNamesArgs),
+    /// Every version of a rule: who changed what, when, with the diff.
+    #[command(
+        after_help = "Examples:\n  dq rules history orders_fresh\n  dq rules history orders_fresh --format json"
+    )]
+    History(RuleHistoryArgs),
+    /// Restore a rule as it was at an earlier version (itself a new version).
+    #[command(
+        after_help = "Example:\n  dq rules history orders_fresh           find the version\n  \
+dq rules rollback orders_fresh --to 3"
+    )]
+    Rollback(RollbackArgs),
+    /// Retire rules. Refused while a rule is enabled unless --force.
+    #[command(
+        after_help = "Examples:\n  dq rules disable orders_old && dq rules delete orders_old --keep-history\n  \
+dq rules delete orders_old --archive orders_old.ndjson     runs and violations archived, then deleted\n\n\
+--keep-history keeps the rule's runs, violations and versions (the rule is hidden and never\n\
+scheduled; loading its name again brings it back). Without it everything of the rule is\n\
+deleted, written first to --archive when given."
+    )]
+    Delete(RuleDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesListArgs {
+    #[arg(long)]
+    pub target: Option<String>,
+    #[arg(long)]
+    pub dataset: Option<String>,
+    #[arg(long, value_parser = parse_queue)]
+    pub queue: Option<dq_core::Queue>,
+    #[arg(long)]
+    pub tag: Option<String>,
+    #[arg(long)]
+    pub owner: Option<String>,
+    #[arg(long, value_parser = parse_severity)]
+    pub severity: Option<Severity>,
+    /// Only enabled rules.
+    #[arg(long, conflicts_with = "disabled")]
+    pub enabled: bool,
+    /// Only disabled rules.
+    #[arg(long)]
+    pub disabled: bool,
+    /// Only rules in shadow (never alerting).
+    #[arg(long)]
+    pub shadow: bool,
+    /// Only rules that scan the whole table (no use_sampling).
+    #[arg(long)]
+    pub no_sampling: bool,
+    /// Only rules whose sample (or, with --no-sampling, nothing) is at least N rows.
+    #[arg(long, value_name = "N")]
+    pub min_sample_size: Option<u64>,
+    /// Also rules deleted with their history kept.
+    #[arg(long)]
+    pub deleted: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleNameArgs {
+    pub name: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleNamesArgs {
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleHistoryArgs {
+    pub name: String,
+    /// Only the list of versions, no diffs.
+    #[arg(long)]
+    pub no_diff: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    pub name: String,
+    /// The version to restore (see `dq rules history NAME`).
+    #[arg(long, value_name = "VERSION")]
+    pub to: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleDeleteArgs {
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Keep the rule's runs, violations and versions (the rule is hidden).
+    #[arg(long, conflicts_with = "archive")]
+    pub keep_history: bool,
+    /// Delete even an enabled rule.
+    #[arg(long)]
+    pub force: bool,
+    /// Write the rule's runs, violations, metrics and versions here (NDJSON) before deleting.
+    #[arg(long, value_name = "FILE")]
+    pub archive: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -514,6 +733,10 @@ pub enum InspectWhat {
     Scheduled,
     /// Runs by status over the last hour, and scheduling lag.
     Stats,
+    /// Per configured target: reachable, ping latency, server version and
+    /// connections (PostgreSQL by pg_stat_activity state, MongoDB from
+    /// serverStatus). Exits 1 when one is unreachable.
+    Targets,
 }
 
 #[derive(Debug, Args)]

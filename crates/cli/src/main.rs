@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             | Command::Api(_)
             | Command::Alerts(cli::AlertsCommand::Dispatch(_))
     );
-    init_logging(cli.verbose, is_service);
+    init_logging(cli.verbose, is_service, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,12 +72,15 @@ fn main() -> ExitCode {
             Command::Violations(args) => {
                 commands::violations::run(cli.config.as_deref(), args).await
             }
+            Command::Rules(command) => commands::rules::run(cli.config.as_deref(), command).await,
             Command::Report(command) => {
                 commands::reports::run(cli.config.as_deref(), command).await
             }
             Command::Cleanup(args) => commands::cleanup::run(cli.config.as_deref(), args).await,
             Command::Alerts(command) => commands::alerts::run(cli.config.as_deref(), command).await,
             Command::Migrate => commands::migrate::run(cli.config.as_deref()).await,
+            Command::Doctor(args) => commands::doctor::run(cli.config.as_deref(), args).await,
+            Command::Init(args) => commands::init::run(args).await,
             Command::Bench(cli::BenchCommand::Postgres(args)) => bench::postgres(args).await,
             Command::Bench(cli::BenchCommand::Fleet(args)) => bench::fleet(args).await,
             // Started above, before the runtime.
@@ -93,7 +96,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8, is_service: bool) {
+fn init_logging(verbose: u8, is_service: bool, format: cli::LogFormat) {
     // sqlx reports every statement over 1 s as a warning; a scan of a large
     // table is supposed to take that long, so its logs start at debug.
     let default = match verbose {
@@ -104,10 +107,16 @@ fn init_logging(verbose: u8, is_service: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DQ_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // Colours only on a terminal: logs that go to files or journald stay plain.
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        // Colours only on a terminal: logs that go to files or journald stay plain.
+        cli::LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // Fields at the top level next to `message`, so `jq 'select(.message
+        // == "check error") | .rule'` reads them directly.
+        cli::LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
 }

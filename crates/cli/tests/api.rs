@@ -357,6 +357,32 @@ fn exercise_rest(http: &Http) {
     );
     let enabled = http.post("/api/v1/dq/rules/api_orders_ids/enable", Some(TOKEN), "");
     assert_eq!(enabled.expect(StatusCode::OK)["enabled"], true);
+    // Each write through the API is a version by "api".
+    let versions = http.get("/api/v1/dq/rules/api_orders_ids/versions");
+    let versions = versions.expect(StatusCode::OK)["items"].clone();
+    let changes: Vec<(&str, &str)> = versions
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|v| {
+            (
+                v["change"].as_str().unwrap_or(""),
+                v["changed_by"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("created", "api"),
+            ("changed", "api"),
+            ("disabled", "api"),
+            ("enabled", "api")
+        ]
+    );
+    assert_eq!(versions[1]["fields"], json!(["severity"]));
+    http.get("/api/v1/dq/rules/no_such_rule/versions")
+        .expect(StatusCode::NOT_FOUND);
     http.post("/api/v1/dq/rules/no_such_rule/enable", Some(TOKEN), "")
         .expect(StatusCode::NOT_FOUND);
 
@@ -459,6 +485,7 @@ fn openapi_document_matches_the_routes() {
         "/api/v1/dq/rules/{name}",
         "/api/v1/dq/rules/{name}/enable",
         "/api/v1/dq/rules/{name}/disable",
+        "/api/v1/dq/rules/{name}/versions",
         "/api/v1/dq/runs",
         "/api/v1/dq/runs/{id}",
         "/api/v1/dq/violations",

@@ -17,12 +17,27 @@
 //! | schema | missing columns + type mismatches | max 0 |
 //! | custom_sql (rows) | rows returned by the query (the failing rows) | max 0 |
 //! | custom_sql (scalar) | the single value the query returns | (user: min/max) |
+//! | field_types | documents whose field is not of an expected BSON type / all documents | max 0 |
+//! | json_schema | documents that fail the JSON Schema | max 0 |
+//! | custom_pipeline (rows) | documents the aggregation pipeline returns | max 0 |
+//! | custom_pipeline (scalar) | the single value the pipeline returns | (user: min/max) |
+//! | anomaly | another kind's measure, judged against the rule's own history | (the history) |
+//!
+//! The last three are for document targets (MongoDB); SQL targets answer
+//! them with an ERROR naming the kind, as MongoDB does for custom_sql.
+//!
+//! Documents can lack a field or hold an explicit null. `null_count` and
+//! `null_rate` count both by default (`missing: null_or_missing`, which is
+//! what SQL's IS NULL means); `missing: null` counts explicit nulls only and
+//! `missing: missing` absent fields only. Those two are the `*Of` variants,
+//! so the default keeps the original variant (and every stored rule) as is.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::anomaly::AnomalySpec;
 use crate::names::Identifier;
 use crate::queue::Queue;
 use crate::threshold::Bounds;
@@ -30,6 +45,12 @@ use crate::threshold::Bounds;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Check {
+    /// Another kind's measure (`measure`), judged against the rule's own
+    /// history instead of fixed bounds (`crate::anomaly`), in the worker.
+    Anomaly {
+        measure: Box<Check>,
+        detector: AnomalySpec,
+    },
     RowCount,
     NotEmpty,
     NullCount {
@@ -79,10 +100,88 @@ pub enum Check {
         sql: String,
         mode: CustomSqlMode,
     },
+    /// `null_count` with `missing: null` or `missing: missing`.
+    #[serde(rename = "null_count_of")]
+    NullCountOf {
+        column: Identifier,
+        missing: Missing,
+    },
+    /// `null_rate` with `missing: null` or `missing: missing`.
+    #[serde(rename = "null_rate_of")]
+    NullRateOf {
+        column: Identifier,
+        missing: Missing,
+    },
+    /// The share of documents whose field is not of one of `types` (BSON
+    /// type aliases such as `string`, `int`, `date`, or `number`). An
+    /// absent field has no type, so it counts against the share; list
+    /// `null` to accept explicit nulls.
+    FieldTypes {
+        column: Identifier,
+        types: Vec<String>,
+    },
+    /// Documents that do not satisfy a JSON Schema (MongoDB's `$jsonSchema`
+    /// dialect: draft 4 keywords plus `bsonType`).
+    JsonSchema {
+        schema: serde_json::Value,
+    },
+    /// A user aggregation pipeline (a JSON array of stages) on the dataset.
+    CustomPipeline {
+        pipeline: serde_json::Value,
+        mode: CustomSqlMode,
+    },
 }
 
+/// What a null count counts in a document, where a field can be absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    /// Absent fields and explicit nulls: SQL's `IS NULL`. The default.
+    NullOrMissing,
+    /// Explicit nulls only.
+    Null,
+    /// Absent fields only.
+    Missing,
+}
+
+impl Missing {
+    pub const ALL: [Missing; 3] = [Missing::NullOrMissing, Missing::Null, Missing::Missing];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Missing::NullOrMissing => "null_or_missing",
+            Missing::Null => "null",
+            Missing::Missing => "missing",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Missing::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// The BSON type names `field_types` accepts: MongoDB's `$type` aliases.
+pub const BSON_TYPES: [&str; 16] = [
+    "double",
+    "string",
+    "object",
+    "array",
+    "binData",
+    "objectId",
+    "bool",
+    "date",
+    "null",
+    "regex",
+    "int",
+    "timestamp",
+    "long",
+    "decimal",
+    "number",
+    "missing",
+];
+
 /// The kinds users write in a manifest, in catalogue order.
-pub const CHECK_KINDS: [&str; 12] = [
+pub const CHECK_KINDS: [&str; 16] = [
     "row_count",
     "not_empty",
     "null_count",
@@ -95,7 +194,14 @@ pub const CHECK_KINDS: [&str; 12] = [
     "freshness",
     "schema",
     "custom_sql",
+    "field_types",
+    "json_schema",
+    "custom_pipeline",
+    "anomaly",
 ];
+
+/// The kinds only document targets (MongoDB) run.
+pub const DOCUMENT_KINDS: [&str; 3] = ["field_types", "json_schema", "custom_pipeline"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -218,14 +324,31 @@ impl Check {
             Check::Freshness { .. } => "freshness",
             Check::Schema { .. } => "schema",
             Check::CustomSql { .. } => "custom_sql",
+            Check::NullCountOf { .. } => "null_count",
+            Check::NullRateOf { .. } => "null_rate",
+            Check::FieldTypes { .. } => "field_types",
+            Check::JsonSchema { .. } => "json_schema",
+            Check::CustomPipeline { .. } => "custom_pipeline",
+            Check::Anomaly { .. } => "anomaly",
         }
     }
 
-    /// Every kind in this catalogue is pushed down to the target database.
-    /// Kinds computed in the worker (anomaly, drift, reconciliation) will
-    /// return their own queues.
+    /// Kinds pushed down to the target database go to `dq_database`. A
+    /// JSON Schema is validated in the worker where the server cannot
+    /// (no `$jsonSchema`), which is CPU work: `dq_compute`.
     pub fn default_queue(&self) -> Queue {
-        Queue::Database
+        match self {
+            Check::JsonSchema { .. } | Check::Anomaly { .. } => Queue::Compute,
+            _ => Queue::Database,
+        }
+    }
+
+    /// Which absences a null check counts (`NullOrMissing` for other kinds).
+    pub fn missing(&self) -> Missing {
+        match self {
+            Check::NullCountOf { missing, .. } | Check::NullRateOf { missing, .. } => *missing,
+            _ => Missing::NullOrMissing,
+        }
     }
 
     /// The column the check is about, if it is about one.
@@ -238,19 +361,27 @@ impl Check {
             | Check::ValueRange { column, .. }
             | Check::Regex { column, .. }
             | Check::StringLength { column, .. }
-            | Check::Freshness { column } => Some(column),
-            Check::RowCount | Check::NotEmpty | Check::Schema { .. } | Check::CustomSql { .. } => {
-                None
-            }
+            | Check::Freshness { column }
+            | Check::NullCountOf { column, .. }
+            | Check::NullRateOf { column, .. }
+            | Check::FieldTypes { column, .. } => Some(column),
+            Check::Anomaly { measure, .. } => measure.column(),
+            Check::RowCount
+            | Check::NotEmpty
+            | Check::Schema { .. }
+            | Check::CustomSql { .. }
+            | Check::JsonSchema { .. }
+            | Check::CustomPipeline { .. } => None,
         }
     }
 
     /// Name of the primary measure, as shown in messages and stored as a metric.
     pub fn measure_name(&self) -> &'static str {
         match self {
+            Check::Anomaly { measure, .. } => measure.measure_name(),
             Check::RowCount | Check::NotEmpty => "row_count",
-            Check::NullCount { .. } => "null_count",
-            Check::NullRate { .. } => "null_rate",
+            Check::NullCount { .. } | Check::NullCountOf { .. } => "null_count",
+            Check::NullRate { .. } | Check::NullRateOf { .. } => "null_rate",
             Check::DuplicateCount { .. } => "duplicate_count",
             Check::AcceptedValues { .. } => "unexpected_values",
             Check::ValueRange { .. } => "out_of_range",
@@ -265,15 +396,32 @@ impl Check {
             Check::CustomSql {
                 mode: CustomSqlMode::Scalar,
                 ..
+            }
+            | Check::CustomPipeline {
+                mode: CustomSqlMode::Scalar,
+                ..
             } => "value",
+            Check::FieldTypes { .. } => "wrong_type_rate",
+            Check::JsonSchema { .. } => "schema_violations",
+            Check::CustomPipeline {
+                mode: CustomSqlMode::Rows,
+                ..
+            } => "failing_rows",
         }
     }
 
     pub fn unit(&self) -> Unit {
         match self {
-            Check::NullRate { .. } => Unit::Rate,
+            Check::Anomaly { measure, .. } => measure.unit(),
+            Check::NullRate { .. } | Check::NullRateOf { .. } | Check::FieldTypes { .. } => {
+                Unit::Rate
+            }
             Check::Freshness { .. } => Unit::Seconds,
             Check::CustomSql {
+                mode: CustomSqlMode::Scalar,
+                ..
+            }
+            | Check::CustomPipeline {
                 mode: CustomSqlMode::Scalar,
                 ..
             } => Unit::Number,
@@ -285,10 +433,16 @@ impl Check {
     /// `None` means the user must give at least one bound.
     pub fn default_bounds(&self) -> Option<Bounds> {
         match self {
+            // No fixed bound: the history decides.
+            Check::Anomaly { .. } => Some(Bounds::default()),
             Check::NotEmpty => Some(Bounds::at_least(1.0)),
             Check::RowCount
             | Check::Freshness { .. }
             | Check::CustomSql {
+                mode: CustomSqlMode::Scalar,
+                ..
+            }
+            | Check::CustomPipeline {
                 mode: CustomSqlMode::Scalar,
                 ..
             } => None,
@@ -308,6 +462,14 @@ impl Check {
                 | Check::Regex { .. }
                 | Check::StringLength { .. }
                 | Check::CustomSql {
+                    mode: CustomSqlMode::Rows,
+                    ..
+                }
+                | Check::NullCountOf { .. }
+                | Check::NullRateOf { .. }
+                | Check::FieldTypes { .. }
+                | Check::JsonSchema { .. }
+                | Check::CustomPipeline {
                     mode: CustomSqlMode::Rows,
                     ..
                 }

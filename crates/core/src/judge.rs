@@ -144,6 +144,7 @@ mod tests {
             scope: Scope::default(),
             timeout: DEFAULT_TIMEOUT,
             alert_cooldown_minutes: 60,
+            shadow: false,
             parameters: Default::default(),
         }
     }

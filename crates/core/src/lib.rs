@@ -2,8 +2,10 @@
 //! the judge. Pure: no I/O, no async; everything here is tested with plain
 //! data-driven unit tests.
 
+pub mod anomaly;
 pub mod catch_up;
 pub mod check;
+pub mod drift;
 pub mod format;
 pub mod judge;
 pub mod manifest;
@@ -19,6 +21,7 @@ pub mod schedule;
 pub mod scope;
 pub mod severity;
 pub mod threshold;
+pub mod tuning;
 pub mod verdict;
 
 pub use check::{Check, CustomSqlMode, Literal, NamedFormat, Pattern, Unit};
@@ -37,4 +40,5 @@ pub use schedule::Schedule;
 pub use scope::{RowFilter, Scope, Window};
 pub use severity::Severity;
 pub use threshold::{Bounds, Thresholds};
+pub use tuning::Tuning;
 pub use verdict::{RunStatus, Verdict};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::{Check, CustomSqlMode, Literal};
+use crate::check::{Check, CustomSqlMode, Literal, Missing};
 use crate::names::Identifier;
 
 /// A condition on one row. Counted with `count(*) FILTER (WHERE ...)` in the
@@ -25,6 +25,12 @@ pub enum RowPredicate {
     /// Non-NULL and its value occurs more than once. Only used for samples:
     /// the count comes from [`MetricRequest::DuplicateRows`].
     Duplicated(Identifier),
+    /// An explicit null (documents only; SQL's NULL is one).
+    IsExplicitNull(Identifier),
+    /// The field is absent (documents only; a SQL row has every column).
+    IsAbsent(Identifier),
+    /// The field's BSON type is none of these (documents only).
+    TypeNotIn(Identifier, Vec<String>),
 }
 
 /// One number (or catalogue answer) a target computes for a dataset.
@@ -47,6 +53,13 @@ pub enum MetricRequest {
         sql: String,
         mode: CustomSqlMode,
     },
+    /// Documents that fail a JSON Schema (compact JSON text).
+    JsonSchemaViolations(String),
+    /// A user aggregation pipeline (compact JSON text of the stage array).
+    CustomPipeline {
+        pipeline: String,
+        mode: CustomSqlMode,
+    },
 }
 
 impl MetricRequest {
@@ -60,6 +73,10 @@ impl MetricRequest {
             MetricRequest::DuplicateRows(c) => format!("duplicate_rows({c})"),
             MetricRequest::Columns => "columns".into(),
             MetricRequest::CustomSql { sql, mode } => format!("custom_sql({mode:?}:{sql})"),
+            MetricRequest::JsonSchemaViolations(schema) => format!("json_schema({schema})"),
+            MetricRequest::CustomPipeline { pipeline, mode } => {
+                format!("custom_pipeline({mode:?}:{pipeline})")
+            }
         }
     }
 
@@ -91,6 +108,26 @@ impl RowPredicate {
                 format!("length_outside({c}, {min:?}, {max:?})")
             }
             RowPredicate::Duplicated(c) => format!("duplicated({c})"),
+            RowPredicate::IsExplicitNull(c) => format!("is_explicit_null({c})"),
+            RowPredicate::IsAbsent(c) => format!("is_absent({c})"),
+            RowPredicate::TypeNotIn(c, types) => {
+                format!("type_not_in({c}, [{}])", types.join(", "))
+            }
+        }
+    }
+
+    /// The field the predicate reads.
+    pub fn column(&self) -> &Identifier {
+        match self {
+            RowPredicate::IsNull(c)
+            | RowPredicate::NotIn(c, _)
+            | RowPredicate::OutsideRange(c, _, _)
+            | RowPredicate::RegexMismatch(c, _)
+            | RowPredicate::LengthOutside(c, _, _)
+            | RowPredicate::Duplicated(c)
+            | RowPredicate::IsExplicitNull(c)
+            | RowPredicate::IsAbsent(c)
+            | RowPredicate::TypeNotIn(c, _) => c,
         }
     }
 }
@@ -118,6 +155,10 @@ pub type DatasetMetrics = BTreeMap<String, MetricValue>;
 pub enum SampleRequest {
     Where(RowPredicate),
     CustomSql(String),
+    /// Documents failing a JSON Schema (compact JSON text).
+    FailingJsonSchema(String),
+    /// The documents a rows-mode pipeline returns (compact JSON text).
+    CustomPipeline(String),
 }
 
 impl Check {
@@ -126,6 +167,7 @@ impl Check {
         use MetricRequest as M;
         use RowPredicate as P;
         match self {
+            Check::Anomaly { measure, .. } => measure.metric_requests(),
             Check::RowCount | Check::NotEmpty => vec![M::RowCount],
             Check::NullCount { column } | Check::NullRate { column } => {
                 vec![M::RowCount, M::CountWhere(P::IsNull(column.clone()))]
@@ -177,6 +219,25 @@ impl Check {
                 sql: sql.clone(),
                 mode: *mode,
             }],
+            Check::NullCountOf { column, missing } | Check::NullRateOf { column, missing } => {
+                let predicate = match missing {
+                    Missing::NullOrMissing => P::IsNull(column.clone()),
+                    Missing::Null => P::IsExplicitNull(column.clone()),
+                    Missing::Missing => P::IsAbsent(column.clone()),
+                };
+                vec![M::RowCount, M::CountWhere(predicate)]
+            }
+            Check::FieldTypes { column, types } => vec![
+                M::RowCount,
+                M::CountWhere(P::TypeNotIn(column.clone(), types.clone())),
+            ],
+            Check::JsonSchema { schema } => {
+                vec![M::RowCount, M::JsonSchemaViolations(schema.to_string())]
+            }
+            Check::CustomPipeline { pipeline, mode } => vec![M::CustomPipeline {
+                pipeline: pipeline.to_string(),
+                mode: *mode,
+            }],
         }
     }
 
@@ -184,6 +245,8 @@ impl Check {
     pub fn sample_request(&self) -> Option<SampleRequest> {
         let requests = self.metric_requests();
         match self {
+            // An anomaly is about the measure, not about rows.
+            Check::Anomaly { .. } => None,
             Check::DuplicateCount { column } => Some(SampleRequest::Where(
                 RowPredicate::Duplicated(column.clone()),
             )),
@@ -191,6 +254,14 @@ impl Check {
                 sql,
                 mode: CustomSqlMode::Rows,
             } => Some(SampleRequest::CustomSql(sql.clone())),
+            Check::JsonSchema { schema } => {
+                Some(SampleRequest::FailingJsonSchema(schema.to_string()))
+            }
+            Check::CustomPipeline {
+                pipeline,
+                mode: CustomSqlMode::Rows,
+            } => Some(SampleRequest::CustomPipeline(pipeline.to_string())),
+            Check::CustomPipeline { .. } => None,
             _ => requests.into_iter().find_map(|r| match r {
                 MetricRequest::CountWhere(p) => Some(SampleRequest::Where(p)),
                 _ => None,

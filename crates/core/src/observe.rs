@@ -78,6 +78,20 @@ pub fn observe(
     metrics: &DatasetMetrics,
     now_unix: f64,
 ) -> Result<Observation, ObserveError> {
+    if let Check::Anomaly { measure, .. } = &rule.check {
+        // The measure as its own kind observes it, unbounded: the worker
+        // judges it against the rule's history.
+        let inner = Rule {
+            check: (**measure).clone(),
+            thresholds: Thresholds::default(),
+            ..rule.clone()
+        };
+        let mut observation = observe(&inner, metrics, now_unix)?;
+        for measure in &mut observation.measures {
+            measure.thresholds = Thresholds::default();
+        }
+        return Ok(observation);
+    }
     let requests = rule.check.metric_requests();
     let row_count = match requests.first() {
         Some(MetricRequest::RowCount) => number(metrics, &MetricRequest::RowCount)?.map(|v| {
@@ -101,7 +115,7 @@ pub fn observe(
     let mut problems = Vec::new();
     let measures = match &rule.check {
         Check::RowCount | Check::NotEmpty => vec![primary(Some(rows), error_if_missing())],
-        Check::NullRate { .. } => {
+        Check::NullRate { .. } | Check::NullRateOf { .. } | Check::FieldTypes { .. } => {
             let nulls = number(metrics, &requests[1])?.unwrap_or(0.0);
             // An empty table has no NULLs: rate 0, never a division error.
             let rate = if rows > 0.0 { nulls / rows } else { 0.0 };
@@ -111,7 +125,9 @@ pub fn observe(
         | Check::AcceptedValues { .. }
         | Check::Regex { .. }
         | Check::StringLength { .. }
-        | Check::DuplicateCount { .. } => {
+        | Check::DuplicateCount { .. }
+        | Check::NullCountOf { .. }
+        | Check::JsonSchema { .. } => {
             let count = number(metrics, &requests[1])?.unwrap_or(0.0);
             vec![primary(Some(count), error_if_missing())]
         }
@@ -169,7 +185,9 @@ pub fn observe(
             }
             vec![primary(Some(problems.len() as f64), error_if_missing())]
         }
-        Check::CustomSql { .. } => {
+        // Observed above, as its measure.
+        Check::Anomaly { .. } => Vec::new(),
+        Check::CustomSql { .. } | Check::CustomPipeline { .. } => {
             vec![primary(number(metrics, &requests[0])?, error_if_missing())]
         }
     };

@@ -38,6 +38,10 @@ pub struct Rule {
     pub schedule: Schedule,
     pub queue: Queue,
     pub enabled: bool,
+    /// Runs and records, but never alerts: a new rule watched before it
+    /// pages anyone (`dq load --shadow`, then `dq rules promote`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
     /// Which rows the check sees: sampling, filter, recent partitions.
     #[serde(default, skip_serializing_if = "Scope::is_whole_table")]
     pub scope: Scope,

@@ -18,6 +18,7 @@
 
 pub mod alert_model;
 mod archive;
+mod diagnostics;
 pub mod error;
 mod load_plan;
 pub mod model;
@@ -37,11 +38,12 @@ pub use alert_model::{
     Notification, PlanSummary, RuleAlertState,
 };
 pub use archive::NdjsonArchive;
+pub use diagnostics::MigrationStatus;
 pub use error::{Result, StoreError};
 pub use model::{
     JobStart, Lease, LoadPlan, MetricFilter, MetricPoint, NewRun, NewViolation, RuleChange,
-    RuleFilter, RunFilter, RunRecord, RunResult, SaveMode, StoredRule, ViolationFilter,
-    ViolationRecord, WorkerHeartbeat,
+    RuleFilter, RuleVersion, RunFilter, RunRecord, RunResult, SaveMode, StoredRule,
+    ViolationFilter, ViolationRecord, WorkerHeartbeat,
 };
 pub use report_model::{
     ArchiveSink, ArchivedRow, CleanupError, CleanupReport, KpiInputs, ReportWindow, RuleFailures,
@@ -52,7 +54,7 @@ pub use report_model::{
 use load_plan::LoadSet;
 use sql::Dialect;
 pub use tables::rules::API_SOURCE;
-use tables::{metrics, rules, runs, violations};
+use tables::{metrics, rule_versions, rules, runs, violations};
 
 fn borrowed(sets: &[(String, Vec<Rule>)]) -> Vec<LoadSet<'_>> {
     sets.iter()
@@ -64,7 +66,12 @@ fn borrowed(sets: &[(String, Vec<Rule>)]) -> Vec<LoadSet<'_>> {
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
+    /// Who the rule versions written through this handle name.
+    actor: std::sync::Arc<str>,
 }
+
+/// The actor of a handle nobody named.
+pub const DEFAULT_ACTOR: &str = "dq";
 
 #[derive(Debug, Clone)]
 enum Backend {
@@ -101,6 +108,26 @@ impl Store {
     /// must exist. An unreachable PostgreSQL server is a `Database` error
     /// naming it.
     pub async fn open(url: &str) -> Result<Self> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The same store, with rule changes recorded as made by `actor` (a
+    /// person, `api`, `beat`...).
+    pub fn acting_as(&self, actor: &str) -> Store {
+        Store {
+            backend: self.backend.clone(),
+            actor: actor.into(),
+        }
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// A connection to the store at `url`, nothing applied.
+    async fn connect(url: &str) -> Result<Self> {
         let backend = if sqlite::url_is_supported(url) {
             Backend::Sqlite(sqlite::connect(url).await?)
         } else if postgres::url_is_supported(url) {
@@ -111,9 +138,10 @@ impl Store {
                  sqlite::memory: or postgres://USER@HOST:PORT/DATABASE)"
             )));
         };
-        let store = Store { backend };
-        store.migrate().await?;
-        Ok(store)
+        Ok(Store {
+            backend,
+            actor: DEFAULT_ACTOR.into(),
+        })
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -172,7 +200,7 @@ impl Store {
     }
 
     async fn apply_loads_of(&self, sets: &[LoadSet<'_>]) -> Result<Vec<LoadPlan>> {
-        on_pool!(self, pool => rules::apply_loads(pool, sets).await)
+        on_pool!(self, pool => rules::apply_loads(pool, sets, &self.actor).await)
     }
 
     /// Rules matching `filter`, ordered by name.
@@ -185,13 +213,90 @@ impl Store {
     /// alone. Returns it as stored. Enabling or disabling a rule is a
     /// replace with `enabled` changed.
     pub async fn save_rule(&self, rule: &Rule, source: &str, mode: SaveMode) -> Result<StoredRule> {
-        on_pool!(self, pool => rules::save(pool, rule, source, mode).await)
+        on_pool!(self, pool => rules::save(pool, rule, source, mode, &self.actor).await)
     }
 
     /// Enables or disables one rule, keeping the rest of its definition;
     /// `NotFound` if there is no such rule.
     pub async fn set_rule_enabled(&self, name: &str, enabled: bool) -> Result<StoredRule> {
-        on_pool!(self, pool => rules::set_enabled(pool, name, enabled).await)
+        on_pool!(self, pool => rules::set_enabled(pool, name, enabled, &self.actor).await)
+    }
+
+    /// Turns alerting on for a rule in shadow (a new version); a rule not
+    /// in shadow is left as it is. `NotFound` if there is no such rule.
+    pub async fn promote_rule(&self, name: &str) -> Result<StoredRule> {
+        on_pool!(self, pool => rules::promote(pool, name, &self.actor).await)
+    }
+
+    /// Every version of the rule, oldest first; empty if there is no such rule.
+    pub async fn rule_history(&self, name: &str) -> Result<Vec<RuleVersion>> {
+        on_pool!(self, pool => rule_versions::history(pool, name).await)
+    }
+
+    /// Restores the definition the rule had at version `to`, as a new
+    /// version. `NotFound` for an unknown rule or version.
+    pub async fn rollback_rule(&self, name: &str, to: u32) -> Result<StoredRule> {
+        let history = self.rule_history(name).await?;
+        let Some(version) = history.iter().find(|v| v.version == to) else {
+            return Err(StoreError::NotFound(format!(
+                "rule {name} has no version {to} (it has {})",
+                history.len()
+            )));
+        };
+        on_pool!(self, pool => rules::rollback(pool, name, version, &self.actor).await)
+    }
+
+    /// Deletes the rule and keeps its history: disabled, hidden from
+    /// listings (unless `include_deleted`), never scheduled; loading its
+    /// name again brings it back as a new version. An enabled rule is a
+    /// `Conflict` unless `force`.
+    pub async fn retire_rule(&self, name: &str, force: bool) -> Result<StoredRule> {
+        on_pool!(self, pool => rules::retire(pool, name, force, &self.actor).await)
+    }
+
+    /// Deletes the rule and everything of it (runs, violations, metrics,
+    /// alert rows, versions), its runs `batch_size` at a time, each row
+    /// handed to `archive` first (the rule and its versions too). An
+    /// enabled rule is a `Conflict` unless `force`.
+    pub async fn purge_rule(
+        &self,
+        name: &str,
+        force: bool,
+        batch_size: u32,
+        archive: Option<&mut dyn ArchiveSink>,
+    ) -> std::result::Result<CleanupReport, CleanupError> {
+        let stored = self
+            .rule_by_name(name)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("rule {name}")))?;
+        if stored.rule.enabled && !force {
+            return Err(StoreError::Conflict(format!(
+                "rule {name} is enabled: disable it first (or force)"
+            ))
+            .into());
+        }
+        let mut extra = Vec::new();
+        let as_row = |value: serde_json::Value| match value {
+            serde_json::Value::Object(row) => Ok(row),
+            _ => Err(StoreError::Invalid(format!(
+                "rule {name} does not archive as a row"
+            ))),
+        };
+        let rule_json = serde_json::to_value(&stored)
+            .map_err(|e| StoreError::Invalid(format!("rule {name}: {e}")))?;
+        extra.push(ArchivedRow {
+            table: "rules",
+            row: as_row(rule_json)?,
+        });
+        for version in self.rule_history(name).await? {
+            let json = serde_json::to_value(&version)
+                .map_err(|e| StoreError::Invalid(format!("rule {name}: {e}")))?;
+            extra.push(ArchivedRow {
+                table: "rule_versions",
+                row: as_row(json)?,
+            });
+        }
+        on_pool!(self, pool => tables::retention::purge_rule(pool, stored.id, batch_size, archive, extra).await)
     }
 
     pub async fn rule_by_name(&self, name: &str) -> Result<Option<StoredRule>> {

@@ -20,6 +20,26 @@ pub(crate) struct ExistingRule {
     pub enabled: bool,
     pub source: Option<String>,
     pub definition: Value,
+    /// Deleted with its history kept: loading the name again revives it.
+    pub deleted: bool,
+}
+
+/// What a write does to a rule, as its new version records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VersionNote {
+    /// `created`, `changed`, `disabled: no longer in m.yaml`, ...
+    pub change: String,
+    /// The definition fields that changed, as in [`RuleChange`].
+    pub fields: Vec<String>,
+}
+
+impl VersionNote {
+    pub(crate) fn new(change: impl Into<String>, fields: Vec<String>) -> Self {
+        VersionNote {
+            change: change.into(),
+            fields,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -29,9 +49,14 @@ pub(crate) enum RuleWrite<'a> {
         rule: &'a Rule,
         source: &'a str,
         definition: Value,
+        note: VersionNote,
     },
     /// Set `enabled = false` (in the column and in the definition).
-    Disable { id: i64, definition: Value },
+    Disable {
+        id: i64,
+        definition: Value,
+        note: VersionNote,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -87,8 +112,16 @@ pub(crate) fn plan_loads<'a>(
             let definition = serde_json::to_value(rule).map_err(|e| {
                 StoreError::Invalid(format!("rule {name} cannot be written as JSON: {e}"))
             })?;
-            match by_name.get(name.as_str()) {
-                None => plan.created.push(name),
+            let note = match by_name.get(name.as_str()) {
+                None => {
+                    plan.created.push(name);
+                    VersionNote::new("created", Vec::new())
+                }
+                Some(old) if old.deleted => {
+                    plan.created.push(name);
+                    let fields = changed_fields(&old.definition, &definition);
+                    VersionNote::new("created again (it had been deleted)", fields)
+                }
                 Some(old) => {
                     let mut fields = changed_fields(&old.definition, &definition);
                     if old.source.as_deref() != Some(*source) {
@@ -98,18 +131,23 @@ pub(crate) fn plan_loads<'a>(
                         plan.unchanged.push(name);
                         continue;
                     }
-                    plan.changed.push(RuleChange { name, fields });
+                    plan.changed.push(RuleChange {
+                        name,
+                        fields: fields.clone(),
+                    });
+                    VersionNote::new(format!("changed by a load of {source}"), fields)
                 }
-            }
+            };
             work.writes.push(RuleWrite::Upsert {
                 rule,
                 source,
                 definition,
+                note,
             });
         }
         let mut gone: Vec<&ExistingRule> = existing
             .iter()
-            .filter(|e| e.enabled && e.source.as_deref() == Some(*source))
+            .filter(|e| e.enabled && !e.deleted && e.source.as_deref() == Some(*source))
             .filter(|e| !loaded.contains_key(e.name.as_str()))
             .collect();
         gone.sort_by(|a, b| a.name.cmp(&b.name));
@@ -122,6 +160,10 @@ pub(crate) fn plan_loads<'a>(
             work.writes.push(RuleWrite::Disable {
                 id: old.id,
                 definition,
+                note: VersionNote::new(
+                    format!("disabled: no longer in {source}"),
+                    vec!["enabled".to_string()],
+                ),
             });
         }
         work.plans.push(plan);

@@ -14,6 +14,27 @@ pub struct StoredRule {
     pub source: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// 1 when created, one more with every change.
+    pub version: u32,
+    /// Set when the rule was deleted with its history kept.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// One version of a rule: its definition from then on, and who changed
+/// what, when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleVersion {
+    pub version: u32,
+    /// The `dq_core::Rule` as JSON.
+    pub definition: serde_json::Value,
+    pub source: Option<String>,
+    pub changed_by: String,
+    pub changed_at: DateTime<Utc>,
+    /// `created`, `changed by a load of m.yaml`, `disabled`, `promoted: ...`,
+    /// `rolled back to v3`, `deleted (history kept)`, ...
+    pub change: String,
+    /// The definition fields that changed, as dotted paths.
+    pub fields: Vec<String>,
 }
 
 /// What loading a manifest does (or did) to the stored rules.
@@ -60,6 +81,8 @@ pub struct RuleFilter {
     pub queue: Option<Queue>,
     pub severity: Option<Severity>,
     pub owner: Option<String>,
+    /// Also rules deleted with their history kept.
+    pub include_deleted: bool,
 }
 
 /// How [`crate::Store::save_rule`] treats an existing rule of that name.
@@ -165,6 +188,9 @@ pub struct RunRecord {
     pub error: Option<String>,
     pub retriable: bool,
     pub duration_ms: Option<u64>,
+    /// The version of the rule the run executed (absent for runs stored
+    /// before rule versions existed).
+    pub rule_version: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

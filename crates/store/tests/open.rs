@@ -33,6 +33,7 @@ async fn opening_and_migrating_twice_is_harmless_and_creates_every_table(backend
             "alert_state",
             "leases",
             "metrics",
+            "rule_versions",
             "rules",
             "runs",
             "violations",
@@ -41,7 +42,7 @@ async fn opening_and_migrating_twice_is_harmless_and_creates_every_table(backend
     );
     assert_eq!(
         t.count("_sqlx_migrations").await,
-        4,
+        5,
         "each migration applied once"
     );
 }

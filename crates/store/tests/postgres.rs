@@ -104,6 +104,8 @@ async fn columns_have_native_types() {
             ("alert_outbox.id", "bigint"),
             ("metrics.id", "bigint"),
             ("metrics.value", "double precision"),
+            ("rule_versions.definition", "jsonb"),
+            ("rule_versions.id", "bigint"),
             ("rules.created_at", "timestamp with time zone"),
             ("rules.definition", "jsonb"),
             ("rules.enabled", "boolean"),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dq_core::{
     rule::DEFAULT_TIMEOUT, ColumnInfo, CustomSqlMode, MetricRequest, MetricValue, RowPredicate,
-    Rule, SampleRequest, ScanPlan,
+    Rule, SampleRequest, ScanPlan, Tuning,
 };
 use serde_json::Value;
 
@@ -46,12 +46,15 @@ pub(crate) trait Scanner: Backend {
         computed: &mut Computed,
     ) -> impl Future<Output = Result<(), TargetError>>;
 
-    /// The number a custom query (already screened to `body`) gives in `mode`.
+    /// The number a custom query (already screened to `body`) gives in
+    /// `mode`, under the `tuning` of the rules that asked for it (as far as
+    /// the backend honours it).
     fn custom_value(
         &self,
         body: &str,
         mode: CustomSqlMode,
         timeout: Duration,
+        tuning: &Tuning,
     ) -> impl Future<Output = Result<Option<f64>, TargetError>>;
 }
 
@@ -146,16 +149,21 @@ async fn custom_metrics<B: Scanner>(target: &B, plan: &ScanPlan<'_>) -> Computed
             continue;
         };
         let key = request.key();
-        let timeout = plan
+        let asking: Vec<&Rule> = plan
             .rules
             .iter()
+            .copied()
             .filter(|r| r.check.metric_requests().iter().any(|m| m.key() == key))
+            .collect();
+        let timeout = asking
+            .iter()
             .map(|r| r.timeout)
             .max()
             .unwrap_or(DEFAULT_TIMEOUT);
+        let tuning = Tuning::for_rules(asking);
         let run = async {
             let body = custom_body(sql)?;
-            target.custom_value(&body, *mode, timeout).await
+            target.custom_value(&body, *mode, timeout, &tuning).await
         };
         match bounded::<B, _>(timeout, run).await {
             Ok(value) => {
@@ -192,6 +200,11 @@ pub(crate) async fn fetch_samples<B: Sampler>(
                 target.sample_where(&job, predicate, columns),
                 Context::Dataset(&plan.dataset),
             )
+        }
+        SampleRequest::FailingJsonSchema(_) | SampleRequest::CustomPipeline(_) => {
+            return Err(TargetError::query(
+                "documents are sampled only on document targets (MongoDB)",
+            ))
         }
         SampleRequest::CustomSql(text) => {
             let body = custom_body(text)?;

@@ -27,7 +27,7 @@ pub enum TargetError {
     /// `url` is shown with any password masked ([`redact_url`]).
     #[error(
         "unsupported target url {url:?} (expected sqlite://PATH, sqlite:PATH, \
-         postgres://..., postgresql://... or noop://)"
+         postgres://..., postgresql://..., mongodb://..., mongodb+srv://... or noop://)"
     )]
     Unsupported { url: String },
     /// A URL of a known scheme that does not parse: fixing the configuration

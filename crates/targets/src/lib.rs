@@ -19,26 +19,35 @@
 //! queries. Each backend has its own folder with the same files
 //! (`connect`, `sql`, `scan`, `samples`, `rows`) for what differs:
 //! connections and transactions, the dialect, types and decoding.
+//! `mongodb` is the document backend: the same catalogue as aggregation
+//! pipelines (one fused `$group` per collection), with its own scan and
+//! samples since no SQL is involved. `health` answers `dq inspect targets`.
 
 mod backend;
 mod custom_sql;
 mod error;
 mod execute;
+mod health;
+mod mongodb;
 mod noop;
 mod postgres;
 mod scan_common;
 mod sql_common;
 mod sqlite;
 mod stats;
+mod tuning;
 
 use dq_core::{Rule, SampleRequest, ScanPlan};
 
 pub use error::{format_duration, redact_url, TargetError};
 pub use execute::{compute_metrics, execute, ExecuteOptions, RuleOutcome, DEFAULT_SAMPLE_LIMIT};
+pub use health::TargetHealth;
+pub use mongodb::MongoTarget;
 pub use noop::NoopTarget;
 pub use postgres::PostgresTarget;
 pub use sqlite::SqliteTarget;
 pub use stats::QueryStats;
+pub use tuning::ignored_tuning;
 
 use execute::Computed;
 
@@ -47,6 +56,8 @@ use execute::Computed;
 pub enum Target {
     Sqlite(SqliteTarget),
     Postgres(PostgresTarget),
+    /// A MongoDB server (or replica set): datasets are collections.
+    Mongo(MongoTarget),
     /// Passes every rule without reading data: for measuring the fleet.
     Noop(NoopTarget),
 }
@@ -54,7 +65,10 @@ pub enum Target {
 impl Target {
     /// `url`: `sqlite://path` or `sqlite:path` (the file is opened read-only
     /// and must exist), `postgres://...` / `postgresql://...` (a server
-    /// that must answer now), or `noop://[?latency_ms=N]`. A target that cannot be reached is a
+    /// that must answer now), `mongodb://...` / `mongodb+srv://...` (a
+    /// server that must answer a ping now; `readPreference`,
+    /// `maxPoolSize` and the driver's other URI options apply), or
+    /// `noop://[?latency_ms=N]`. A target that cannot be reached is a
     /// [`TargetError::Connect`] naming it, with any password masked.
     pub async fn connect(name: &str, url: &str) -> Result<Target, TargetError> {
         if url.starts_with("sqlite:") {
@@ -62,6 +76,9 @@ impl Target {
         }
         if postgres::is_postgres_url(url) {
             return postgres::connect(name, url).await.map(Target::Postgres);
+        }
+        if mongodb::is_mongodb_url(url) {
+            return mongodb::connect(name, url).await.map(Target::Mongo);
         }
         if noop::is_noop_url(url) {
             return noop::connect(name, url).map(Target::Noop);
@@ -75,6 +92,7 @@ impl Target {
         match self {
             Target::Sqlite(t) => t.name(),
             Target::Postgres(t) => t.name(),
+            Target::Mongo(t) => t.name(),
             Target::Noop(t) => t.name(),
         }
     }
@@ -84,6 +102,7 @@ impl Target {
         match self {
             Target::Sqlite(t) => t.query_stats(),
             Target::Postgres(t) => t.query_stats(),
+            Target::Mongo(t) => t.query_stats(),
             Target::Noop(t) => t.query_stats(),
         }
     }
@@ -93,6 +112,7 @@ impl Target {
         match self {
             Target::Sqlite(t) => t.close().await,
             Target::Postgres(t) => t.close().await,
+            Target::Mongo(t) => t.close().await,
             Target::Noop(_) => {}
         }
     }
@@ -101,6 +121,7 @@ impl Target {
         match self {
             Target::Sqlite(t) => backend::compute(t, plan, options).await,
             Target::Postgres(t) => backend::compute(t, plan, options).await,
+            Target::Mongo(t) => mongodb::compute(t, plan, options).await,
             // Nothing to compute: `execute` answers for a no-op target.
             Target::Noop(_) => Computed::default(),
         }
@@ -123,6 +144,7 @@ impl Target {
             Target::Postgres(t) => {
                 backend::fetch_samples(t, plan, rule, request, computed, options).await
             }
+            Target::Mongo(t) => mongodb::fetch_samples(t, plan, rule, request, options).await,
             Target::Noop(_) => Ok(Vec::new()),
         }
     }

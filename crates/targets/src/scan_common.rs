@@ -75,8 +75,16 @@ pub(crate) async fn measure<S: ScanSession>(
     if let Some(window) = &plan.scope.window {
         catalogue.require(&window.column)?;
     }
+    for request in &plan.metrics {
+        if let Some(why) = document_only(request) {
+            record(computed, request.key(), Err(TargetError::query(why)))?;
+        }
+    }
     let mut aggregates: Vec<&MetricRequest> = Vec::new();
     for request in plan.scan_aggregates() {
+        if document_only(request).is_some() {
+            continue;
+        }
         match request_column(request).map_or(Ok(()), |c| catalogue.require(c)) {
             Ok(()) => aggregates.push(request),
             Err(e) => record(computed, request.key(), Err(e))?,
@@ -189,20 +197,35 @@ fn record(
     }
 }
 
+/// Why a SQL target cannot compute `request`, if it is one of the
+/// document-only metrics (MongoDB's kinds and `missing: missing`).
+pub(crate) fn document_only(request: &MetricRequest) -> Option<String> {
+    let what = match request {
+        MetricRequest::CountWhere(RowPredicate::IsAbsent(_)) => {
+            "missing: missing (absent fields; a SQL row has every column, \
+             so use missing: null_or_missing)"
+        }
+        MetricRequest::CountWhere(RowPredicate::TypeNotIn(..)) => "check field_types",
+        MetricRequest::JsonSchemaViolations(_) => "check json_schema",
+        MetricRequest::CustomPipeline { .. } => "check custom_pipeline",
+        _ => return None,
+    };
+    Some(format!(
+        "{what} runs only on document targets (MongoDB), not on SQL targets"
+    ))
+}
+
 /// The column a request reads, if any.
 fn request_column(request: &MetricRequest) -> Option<&Identifier> {
     match request {
-        MetricRequest::CountWhere(p) => Some(match p {
-            RowPredicate::IsNull(c)
-            | RowPredicate::NotIn(c, _)
-            | RowPredicate::OutsideRange(c, _, _)
-            | RowPredicate::RegexMismatch(c, _)
-            | RowPredicate::LengthOutside(c, _, _)
-            | RowPredicate::Duplicated(c) => c,
-        }),
+        MetricRequest::CountWhere(p) => Some(p.column()),
         MetricRequest::Avg(c)
         | MetricRequest::MaxTimestamp(c)
         | MetricRequest::DuplicateRows(c) => Some(c),
-        MetricRequest::RowCount | MetricRequest::Columns | MetricRequest::CustomSql { .. } => None,
+        MetricRequest::RowCount
+        | MetricRequest::Columns
+        | MetricRequest::CustomSql { .. }
+        | MetricRequest::JsonSchemaViolations(_)
+        | MetricRequest::CustomPipeline { .. } => None,
     }
 }

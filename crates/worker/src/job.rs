@@ -15,6 +15,7 @@ use dq_targets::RuleOutcome;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::config::{format_limit, WorkerConfig};
+use crate::events;
 use crate::metrics::{JobOutcome, RuleFacts};
 use crate::pool::{JobOutput, Pool};
 use crate::record::{self, RunContext};
@@ -68,6 +69,13 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, permit: Owne
     }
     let mut job = envelope.job.clone();
     job.runs.retain(|run| started.contains(&run.run_id));
+    events::checks_started(
+        &job,
+        &envelope.id,
+        envelope.queue,
+        &config.name,
+        envelope.attempt,
+    );
     let active = shared.counters.exported.active_task();
 
     let began = Utc::now();
@@ -195,10 +203,19 @@ fn to_write(
 
 /// Sends the job back for a later attempt, after the backoff for this one.
 async fn retry_later(shared: &Shared, delivery: Delivery, reason: &str) {
-    let attempt = delivery.envelope().attempt;
-    let id = delivery.envelope().id.clone();
+    let envelope = delivery.envelope();
+    let (attempt, id) = (envelope.attempt, envelope.id.clone());
     let delay = shared.config.retry.delay(attempt);
-    tracing::info!(job = %id, attempt, ?delay, %reason, "retrying the job later");
+    let worker = &shared.config.name;
+    events::job_retry(
+        &envelope.job,
+        &id,
+        envelope.queue,
+        worker,
+        attempt,
+        delay,
+        reason,
+    );
     match delivery.retry(delay, reason).await {
         Ok(RetryOutcome::Scheduled) => {
             Counters::bump(&shared.counters.retried);

@@ -28,6 +28,7 @@
 mod child;
 pub mod config;
 mod error;
+mod events;
 mod execute;
 mod heartbeat;
 mod job;

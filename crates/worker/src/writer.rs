@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::RetryPolicy;
+use crate::events;
 use crate::metrics::{JobOutcome, RuleFacts};
 use crate::stats::Counters;
 
@@ -123,6 +124,7 @@ impl Writer {
         for (result, facts) in results.iter().zip(facts) {
             if finished.contains(&result.run.id) {
                 self.counters.exported.run_stored(result, *facts);
+                events::check_ended(result);
             }
         }
         Ok(())

@@ -129,6 +129,21 @@ impl Channels {
         self.by_name.keys().map(String::as_str)
     }
 
+    /// Sends [`AlertItem::test_message`] to every channel at once (`dq
+    /// doctor --send-test`); nothing is recorded in the store. How each
+    /// send went, by channel name.
+    pub async fn send_test(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<(String, Result<Sent, SendError>)> {
+        let item = AlertItem::test_message(at);
+        let sends = self.by_name.keys().map(|name| async {
+            let sent = self.send(name, 0, std::slice::from_ref(&item)).await;
+            (name.clone(), sent)
+        });
+        futures::future::join_all(sends).await
+    }
+
     /// Sends one delivery's items as one message (PagerDuty: one event
     /// each). `delivery_id` identifies it to receivers that deduplicate.
     pub async fn send(

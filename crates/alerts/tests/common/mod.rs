@@ -45,6 +45,7 @@ pub fn rule(name: &str, severity: Severity, tags: &[&str]) -> Rule {
         scope: Scope::default(),
         timeout: Duration::from_secs(60),
         alert_cooldown_minutes: 60,
+        shadow: false,
         parameters: serde_json::Map::new(),
     }
 }

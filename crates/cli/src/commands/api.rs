@@ -48,6 +48,8 @@ pub async fn spawn(
     if api_config.token.is_none() {
         tracing::warn!("no API token is configured ([api] token_env, default DQ_API_TOKEN): writes are refused");
     }
+    // Rule changes made through the API are versions by "api".
+    let store = store.acting_as("api");
     let router = dq_api::router(ApiState::new(store, broker, metrics, api_config));
     let listener = bind(listen).await?;
     let address = listener

@@ -63,7 +63,7 @@ pub async fn run(args: DemoArgs) -> Result<u8> {
         path: DEMO_MANIFEST_PATH.into(),
         text: DEMO_MANIFEST.into(),
     };
-    match validate_and_plan(&config, &store, &[source], false).await? {
+    match validate_and_plan(&config, &store, &[source], false, Default::default()).await? {
         Ok(plans) => {
             for (_, plan) in &plans {
                 println!(

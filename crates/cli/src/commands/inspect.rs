@@ -1,5 +1,7 @@
 //! `dq inspect`: what `celery inspect` gave, for either broker: queues,
-//! dead letters, workers, running checks, the schedule, and run counts.
+//! dead letters, workers, running checks, the schedule, and run counts;
+//! and what the runbook did with psql and the mongo shell: whether each
+//! target answers, how fast, which version, how many connections.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +18,13 @@ use crate::exit;
 use crate::report::duration;
 
 pub async fn run(config_path: Option<&Path>, args: InspectArgs) -> Result<u8> {
+    if matches!(args.what, InspectWhat::Targets) {
+        // Needs only the configuration: it must work when the store is down.
+        let config = crate::config::Config::discover(config_path)?;
+        let (text, all_up) = targets(&config).await;
+        print!("{text}");
+        return Ok(if all_up { exit::OK } else { exit::FAILED });
+    }
     let (config, store) = super::open(config_path).await?;
     let text = match args.what {
         InspectWhat::Queues => queues(&super::connect_broker(&config).await?).await?,
@@ -31,9 +40,74 @@ pub async fn run(config_path: Option<&Path>, args: InspectArgs) -> Result<u8> {
         InspectWhat::Active => active(&store, args.limit).await?,
         InspectWhat::Scheduled => scheduled(&store, args.limit).await?,
         InspectWhat::Stats => stats(&store).await?,
+        InspectWhat::Targets => unreachable!("answered above"),
     };
     print!("{text}");
     Ok(exit::OK)
+}
+
+/// One row per configured target, and whether all of them answered.
+async fn targets(config: &crate::config::Config) -> (String, bool) {
+    let mut t = table(&[
+        "TARGET",
+        "URL",
+        "REACHABLE",
+        "PING",
+        "VERSION",
+        "CONNECTIONS",
+    ]);
+    let mut all_up = true;
+    for (name, target) in &config.targets {
+        let url = crate::config::redact(&target.url);
+        let health = match dq_targets::Target::connect(name, &target.url).await {
+            Ok(connected) => {
+                let health = connected.health().await;
+                connected.close().await;
+                health
+            }
+            Err(e) => Err(e),
+        };
+        match health {
+            Ok(h) => {
+                let connections: Vec<String> = h
+                    .connections
+                    .iter()
+                    .map(|(state, n)| format!("{state}={n}"))
+                    .collect();
+                t.add_row(vec![
+                    name.clone(),
+                    url,
+                    "yes".into(),
+                    format!("{:.1} ms", h.ping.as_secs_f64() * 1000.0),
+                    h.version,
+                    if connections.is_empty() {
+                        "-".into()
+                    } else {
+                        connections.join(" ")
+                    },
+                ]);
+            }
+            Err(e) => {
+                all_up = false;
+                let retriable = if e.is_retriable() { " (retriable)" } else { "" };
+                t.add_row(vec![
+                    name.clone(),
+                    url,
+                    format!("no: {e}{retriable}"),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ]);
+            }
+        }
+    }
+    if config.targets.is_empty() {
+        return (
+            "no targets configured ([targets.NAME] in dq.toml)\n".into(),
+            true,
+        );
+    }
+    (format!("{t}\n"), all_up)
 }
 
 fn opt<T: ToString>(value: Option<T>) -> String {
@@ -199,6 +273,17 @@ async fn scheduled(store: &Store, limit: usize) -> Result<String> {
     Ok(format!("{t}\n{leader}\n"))
 }
 
+/// The longest a run waited from its tick to its publication (what the
+/// beat's lag is), among `runs`; `None` when none was published.
+pub(crate) fn max_scheduling_lag(runs: &[dq_store::RunRecord]) -> Option<Duration> {
+    runs.iter()
+        .filter_map(|r| {
+            r.enqueued_at
+                .map(|e| (e - r.scheduled_for).to_std().unwrap_or_default())
+        })
+        .max()
+}
+
 async fn stats(store: &Store) -> Result<String> {
     let since = Utc::now() - chrono::Duration::hours(1);
     let runs = store
@@ -214,14 +299,7 @@ async fn stats(store: &Store) -> Result<String> {
             t.add_row(vec![status.to_string(), n.to_string()]);
         }
     }
-    let lags: Vec<Duration> = runs
-        .iter()
-        .filter_map(|r| {
-            r.enqueued_at
-                .map(|e| (e - r.scheduled_for).to_std().unwrap_or_default())
-        })
-        .collect();
-    let max_lag = lags.iter().max().copied();
+    let max_lag = max_scheduling_lag(&runs);
     Ok(format!(
         "{t}\nscheduling lag (due -> enqueued), max over the last hour: {}\n",
         opt(max_lag.map(duration))

@@ -14,7 +14,11 @@ use crate::exit;
 pub async fn run(config_path: Option<&Path>, args: LoadArgs) -> Result<u8> {
     let (config, store) = super::open(config_path).await?;
     let sources = read_files(&args.files)?;
-    let plans = match validate_and_plan(&config, &store, &sources, args.dry_run).await? {
+    let staging = Staging {
+        shadow: args.shadow,
+        disabled: args.disabled,
+    };
+    let plans = match validate_and_plan(&config, &store, &sources, args.dry_run, staging).await? {
         Ok(plans) => plans,
         Err(errors) => {
             for error in &errors {
@@ -30,6 +34,9 @@ pub async fn run(config_path: Option<&Path>, args: LoadArgs) -> Result<u8> {
     };
     for (source, plan) in &plans {
         print!("{}", describe(source, plan));
+    }
+    for note in ignored_tuning_notes(&config, &sources) {
+        eprintln!("{note}");
     }
     if args.dry_run {
         println!("dry run: nothing was written.");
@@ -60,11 +67,21 @@ pub fn read_files(files: &[PathBuf]) -> Result<Vec<Source>> {
 /// Validates all files together; on success applies (or only plans) the load
 /// and returns one plan per file. Validation problems come back as `Err`
 /// lines, already formatted `file:line: rule "name": field: problem`.
+/// How a load stages its rules before they page anyone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Staging {
+    /// Every rule in shadow: it runs and records, and never alerts.
+    pub shadow: bool,
+    /// Every rule disabled.
+    pub disabled: bool,
+}
+
 pub async fn validate_and_plan(
     config: &Config,
     store: &Store,
     sources: &[Source],
     dry_run: bool,
+    staging: Staging,
 ) -> Result<Result<Vec<(String, LoadPlan)>, Vec<String>>> {
     let files: Vec<ManifestFile<'_>> = sources
         .iter()
@@ -83,7 +100,13 @@ pub async fn validate_and_plan(
         match load_manifests(std::slice::from_ref(file), &|name| {
             config.is_known_target(name)
         }) {
-            Ok(rules) => sets.push((source_key(file.path), rules)),
+            Ok(mut rules) => {
+                for rule in &mut rules {
+                    rule.shadow |= staging.shadow;
+                    rule.enabled &= !staging.disabled;
+                }
+                sets.push((source_key(file.path), rules))
+            }
             Err(errors) => return Ok(Err(errors.iter().map(|e| e.to_string()).collect())),
         }
     }
@@ -93,6 +116,34 @@ pub async fn validate_and_plan(
         store.apply_loads(&sets).await?
     };
     Ok(Ok(sets.into_iter().map(|(s, _)| s).zip(plans).collect()))
+}
+
+/// "note: ..." for each tuning parameter a rule's target will ignore.
+fn ignored_tuning_notes(config: &Config, sources: &[Source]) -> Vec<String> {
+    let files: Vec<ManifestFile<'_>> = sources
+        .iter()
+        .map(|s| ManifestFile {
+            path: &s.path,
+            text: &s.text,
+        })
+        .collect();
+    let Ok(rules) = load_manifests(&files, &|name| config.is_known_target(name)) else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    for rule in &rules {
+        let Some(target) = config.targets.get(&rule.target) else {
+            continue;
+        };
+        let tuning = dq_core::Tuning::of(rule);
+        for (key, why) in dq_targets::ignored_tuning(&target.url, &tuning) {
+            notes.push(format!(
+                "note: rule \"{}\": parameters.{key} is ignored on target {} ({why})",
+                rule.name, rule.target
+            ));
+        }
+    }
+    notes
 }
 
 /// Rules remember the file they were loaded from, so a rule removed from that

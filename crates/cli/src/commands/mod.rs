@@ -4,12 +4,15 @@ pub mod api;
 pub mod beat;
 pub mod cleanup;
 pub mod demo;
+pub mod doctor;
 pub mod export;
+pub mod init;
 pub mod inspect;
 pub mod load;
 pub mod migrate;
 pub mod reports;
 pub mod requeue;
+pub mod rules;
 pub mod run;
 pub mod serve;
 pub mod shutdown;
@@ -35,13 +38,23 @@ pub async fn connect_broker(config: &Config) -> Result<dq_broker::Broker> {
         })
 }
 
-/// The configuration and the store every command (but the demo) starts from.
+/// The configuration and the store every command (but the demo) starts
+/// from; rule changes made through it are recorded as [`actor`]'s.
 pub async fn open(config_path: Option<&Path>) -> Result<(Config, Store)> {
     let config = Config::discover(config_path)?;
     let store = Store::open(&config.store_url)
         .await
         .with_context(|| format!("cannot open the store {}", redact(&config.store_url)))?;
-    Ok((config, store))
+    Ok((config, store.acting_as(&actor())))
+}
+
+/// Who rule versions name: `DQ_ACTOR`, else the login (`USER`), else `dq`.
+pub fn actor() -> String {
+    ["DQ_ACTOR", "USER", "LOGNAME"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| dq_store::DEFAULT_ACTOR.to_string())
 }
 
 /// A table as every command prints one: borders only, never wrapped.

@@ -6,19 +6,15 @@ use super::error::{Field, Problems};
 use super::fields::{self, wrong_type, A_COLUMN};
 use super::rule_builder::RuleInput;
 use super::yaml::{Scalar, Value};
-use crate::check::{Check, CustomSqlMode, Literal, NamedFormat, Pattern};
+use crate::anomaly::{AnomalySpec, StrategyKind, DEFAULT_MIN_HISTORY, DEFAULT_TRAINING_WINDOW};
+use crate::check::{Check, CustomSqlMode, Literal, Missing, NamedFormat, Pattern, BSON_TYPES};
 use crate::names::Identifier;
 
 pub fn build(p: &mut Problems<'_>, input: &RuleInput<'_>, kind: &str) -> Option<Check> {
     match kind {
         "row_count" => Some(Check::RowCount),
         "not_empty" => Some(Check::NotEmpty),
-        "null_count" => Some(Check::NullCount {
-            column: column(p, input, kind)?,
-        }),
-        "null_rate" => Some(Check::NullRate {
-            column: column(p, input, kind)?,
-        }),
+        "null_count" | "null_rate" => null_check(p, input, kind),
         "duplicate_count" => Some(Check::DuplicateCount {
             column: column(p, input, kind)?,
         }),
@@ -31,8 +27,130 @@ pub fn build(p: &mut Problems<'_>, input: &RuleInput<'_>, kind: &str) -> Option<
         }),
         "schema" => schema(p, input),
         "custom_sql" => custom_sql(p, input),
+        "field_types" => field_types(p, input, kind),
+        "json_schema" => json_schema(p, input),
+        "custom_pipeline" => custom_pipeline(p, input),
+        "anomaly" => anomaly(p, input),
         _ => None,
     }
+}
+
+/// The kinds whose measure an anomaly rule may watch.
+const ANOMALY_MEASURES: [&str; 6] = [
+    "row_count",
+    "null_count",
+    "null_rate",
+    "duplicate_count",
+    "freshness",
+    "custom_sql",
+];
+
+fn anomaly(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<Check> {
+    let expected = format!(
+        "the kind whose measure is watched: {}",
+        ANOMALY_MEASURES.join(", ")
+    );
+    let measure = input
+        .own_required(p, "measure", &expected)
+        .and_then(|f| {
+            let kind = fields::text(p, &f)?;
+            if ANOMALY_MEASURES.contains(&kind.as_str()) {
+                Some(kind)
+            } else {
+                p.at(
+                    &f,
+                    format!("{kind:?} cannot be watched (expected {expected})"),
+                );
+                None
+            }
+        })
+        .and_then(|kind| build(p, input, &kind));
+    if let Some(Check::CustomSql {
+        mode: CustomSqlMode::Rows,
+        ..
+    }) = &measure
+    {
+        p.push(
+            input.line,
+            "mode",
+            "an anomaly watches a number: custom_sql needs mode: scalar",
+        );
+    }
+    let strategy = match input.own("strategy") {
+        None => Some(StrategyKind::Zscore),
+        Some(f) => fields::text(p, &f).and_then(|name| {
+            let parsed = StrategyKind::parse(&name);
+            if parsed.is_none() {
+                let names: Vec<&str> = StrategyKind::ALL.iter().map(|s| s.name()).collect();
+                p.at(
+                    &f,
+                    format!(
+                        "unknown strategy {name:?} (expected one of {})",
+                        names.join(", ")
+                    ),
+                );
+            }
+            parsed
+        }),
+    };
+    let threshold = match (input.own("threshold"), strategy) {
+        (Some(f), _) => finite(p, &f).filter(|t| {
+            let positive = *t > 0.0;
+            if !positive {
+                p.at(
+                    &f,
+                    format!("{t} is not above 0 (expected a positive threshold)"),
+                );
+            }
+            positive
+        }),
+        (None, Some(strategy)) => match strategy.default_threshold() {
+            Some(t) => Some(t),
+            None => {
+                p.push(
+                    input.line,
+                    "threshold",
+                    format!(
+                        "missing (expected the largest normal change: {} has no default)",
+                        strategy.name()
+                    ),
+                );
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let training_window = match input.own("training_window") {
+        Some(f) => fields::duration(p, &f),
+        None => Some(DEFAULT_TRAINING_WINDOW),
+    };
+    let min_history = match input.own("min_history") {
+        Some(f) => fields::whole_u32(p, &f),
+        None => Some(DEFAULT_MIN_HISTORY),
+    };
+    let sensitivity = match input.own("sensitivity") {
+        Some(f) => finite(p, &f).filter(|s| {
+            let positive = *s > 0.0;
+            if !positive {
+                p.at(
+                    &f,
+                    format!("{s} is not above 0 (expected e.g. 0.5 for fewer alerts, 2 for more)"),
+                );
+            }
+            positive
+        }),
+        None => Some(1.0),
+    };
+    Some(Check::Anomaly {
+        measure: Box::new(measure?),
+        detector: AnomalySpec {
+            strategy: strategy?,
+            threshold: threshold?,
+            training_window: training_window?,
+            min_history: min_history?,
+            sensitivity: sensitivity?,
+        },
+    })
 }
 
 /// A check of `kind` with placeholder parameters, whose unit and default
@@ -45,15 +163,27 @@ pub fn shape(kind: &str, input: &RuleInput<'_>) -> Option<Check> {
         "not_empty" => Check::NotEmpty,
         "freshness" => Check::Freshness { column },
         "null_rate" => Check::NullRate { column },
+        "field_types" => Check::FieldTypes {
+            column,
+            types: Vec::new(),
+        },
         "custom_sql" => Check::CustomSql {
             sql: String::new(),
-            mode: match input.own("mode").map(|f| &f.node.value) {
-                Some(Value::Scalar(Scalar::Str(m))) if m == "scalar" => CustomSqlMode::Scalar,
-                _ => CustomSqlMode::Rows,
-            },
+            mode: shape_mode(input),
+        },
+        "custom_pipeline" => Check::CustomPipeline {
+            pipeline: serde_json::Value::Array(Vec::new()),
+            mode: shape_mode(input),
         },
         _ => Check::NullCount { column },
     })
+}
+
+fn shape_mode(input: &RuleInput<'_>) -> CustomSqlMode {
+    match input.own("mode").map(|f| &f.node.value) {
+        Some(Value::Scalar(Scalar::Str(m))) if m == "scalar" => CustomSqlMode::Scalar,
+        _ => CustomSqlMode::Rows,
+    }
 }
 
 fn column(p: &mut Problems<'_>, input: &RuleInput<'_>, kind: &str) -> Option<Identifier> {
@@ -323,7 +453,15 @@ fn custom_sql(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<Check> {
     let sql = input
         .own_required(p, "sql", "the SQL query to run")
         .and_then(|f| fields::text(p, &f));
-    let mode = match input.own("mode") {
+    let mode = mode(p, input);
+    Some(Check::CustomSql {
+        sql: sql?,
+        mode: mode?,
+    })
+}
+
+fn mode(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<CustomSqlMode> {
+    match input.own("mode") {
         None => Some(CustomSqlMode::Rows),
         Some(f) => match fields::text(p, &f)?.trim() {
             "rows" => Some(CustomSqlMode::Rows),
@@ -336,9 +474,114 @@ fn custom_sql(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<Check> {
                 None
             }
         },
+    }
+}
+
+/// `null_count` / `null_rate`, with `missing:` saying which absences count
+/// in a document (a SQL target knows only NULL, the default).
+fn null_check(p: &mut Problems<'_>, input: &RuleInput<'_>, kind: &str) -> Option<Check> {
+    let column = column(p, input, kind);
+    let missing = match input.own("missing") {
+        None => Some(Missing::NullOrMissing),
+        // `missing: null` unquoted is YAML's null, and means what it says.
+        Some(f) if matches!(f.node.value, Value::Scalar(Scalar::Null)) => Some(Missing::Null),
+        Some(f) => {
+            let text = fields::text(p, &f)?;
+            let parsed = Missing::parse(text.trim());
+            if parsed.is_none() {
+                p.at(
+                    &f,
+                    format!("unknown value {text:?} (expected null_or_missing, null or missing)"),
+                );
+            }
+            parsed
+        }
     };
-    Some(Check::CustomSql {
-        sql: sql?,
+    let (column, missing) = (column?, missing?);
+    Some(match (kind, missing) {
+        ("null_count", Missing::NullOrMissing) => Check::NullCount { column },
+        ("null_rate", Missing::NullOrMissing) => Check::NullRate { column },
+        ("null_count", missing) => Check::NullCountOf { column, missing },
+        (_, missing) => Check::NullRateOf { column, missing },
+    })
+}
+
+fn field_types(p: &mut Problems<'_>, input: &RuleInput<'_>, kind: &str) -> Option<Check> {
+    const EXPECTED: &str = "a non-empty list of BSON types such as [string, null]";
+    let column = column(p, input, kind);
+    let bson_type = |p: &mut Problems<'_>, f: &Field<'_>| {
+        // `null` unquoted is YAML's null: the BSON type null.
+        if matches!(f.node.value, Value::Scalar(Scalar::Null)) {
+            return Some("null".to_string());
+        }
+        let text = fields::text(p, f)?;
+        match BSON_TYPES.iter().find(|t| **t == text.trim()) {
+            Some(found) => Some(found.to_string()),
+            None => {
+                p.at(
+                    f,
+                    format!(
+                        "unknown BSON type {text:?} (expected one of {})",
+                        BSON_TYPES.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    };
+    let types = input
+        .own_required(p, "types", EXPECTED)
+        .and_then(|f| fields::non_empty_list_of(p, &f, EXPECTED, bson_type));
+    Some(Check::FieldTypes {
+        column: column?,
+        types: types?,
+    })
+}
+
+fn json_schema(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<Check> {
+    const EXPECTED: &str = "a JSON Schema mapping such as {required: [id], properties: {...}}";
+    let field = input.own_required(p, "schema", EXPECTED)?;
+    let schema = fields::json_object(p, &field)?;
+    if schema.is_empty() {
+        p.at(&field, format!("is empty (expected {EXPECTED})"));
+        return None;
+    }
+    Some(Check::JsonSchema {
+        schema: serde_json::Value::Object(schema),
+    })
+}
+
+fn custom_pipeline(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<Check> {
+    const EXPECTED: &str = "a list of aggregation stages such as [{$match: {status: unknown}}]";
+    let pipeline = input.own_required(p, "pipeline", EXPECTED).and_then(|f| {
+        let stages = fields::list(p, &f, EXPECTED)?;
+        let mut out = Vec::with_capacity(stages.len());
+        for stage in &stages {
+            let object = fields::json_object(p, stage)?;
+            if object.len() != 1 || !object.keys().all(|k| k.starts_with('$')) {
+                p.at(
+                    stage,
+                    "is not one stage (expected a mapping with one $stage key)",
+                );
+                return None;
+            }
+            if let Some(write) = object
+                .keys()
+                .find(|k| matches!(k.as_str(), "$out" | "$merge"))
+            {
+                p.at(
+                    stage,
+                    format!("{write} writes (expected a read-only pipeline)"),
+                );
+                return None;
+            }
+            out.push(serde_json::Value::Object(object));
+        }
+        Some(serde_json::Value::Array(out))
+    });
+    let mode = mode(p, input);
+    Some(Check::CustomPipeline {
+        pipeline: pipeline?,
         mode: mode?,
     })
 }

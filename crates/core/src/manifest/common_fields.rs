@@ -122,7 +122,7 @@ pub fn check_default(p: &mut Problems<'_>, f: &Field<'_>, is_known_target: &dyn 
         "schedule" => cron(p, f).is_some(),
         "timezone" => timezone(p, f).is_some(),
         "queue" => queue(p, f).is_some(),
-        "enabled" | "use_sampling" => fields::boolean(p, f).is_some(),
+        "enabled" | "shadow" | "use_sampling" => fields::boolean(p, f).is_some(),
         "sample_size" => sample_size(p, f).is_some(),
         "timeout" | "window" => fields::duration(p, f).is_some(),
         "filter" => filter(p, f).is_some(),

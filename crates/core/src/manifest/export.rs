@@ -105,6 +105,9 @@ fn rule_yaml(rule: &Rule) -> Yaml<'static> {
     m.set("timezone", text(rule.schedule.timezone().name()));
     m.set("queue", text(rule.queue.as_str()));
     m.set("enabled", Yaml::Value(Scalar::Boolean(rule.enabled)));
+    if rule.shadow {
+        m.set("shadow", Yaml::Value(Scalar::Boolean(true)));
+    }
     m.set(
         "use_sampling",
         Yaml::Value(Scalar::Boolean(rule.scope.sample_size.is_some())),
@@ -188,15 +191,39 @@ fn check_params(m: &mut Map, check: &Check) {
         }
         Check::CustomSql { sql, mode } => {
             m.set("sql", text(sql.as_str()));
+            m.set("mode", text(mode_name(*mode)));
+        }
+        Check::NullCountOf { missing, .. } | Check::NullRateOf { missing, .. } => {
+            m.set("missing", text(missing.name()));
+        }
+        Check::FieldTypes { types, .. } => {
             m.set(
-                "mode",
-                text(match mode {
-                    crate::check::CustomSqlMode::Rows => "rows",
-                    crate::check::CustomSqlMode::Scalar => "scalar",
-                }),
+                "types",
+                Yaml::Sequence(types.iter().map(|t| text(t.as_str())).collect()),
             );
         }
+        Check::JsonSchema { schema } => m.set("schema", json(schema)),
+        Check::CustomPipeline { pipeline, mode } => {
+            m.set("pipeline", json(pipeline));
+            m.set("mode", text(mode_name(*mode)));
+        }
+        Check::Anomaly { measure, detector } => {
+            m.set("measure", text(measure.kind()));
+            check_params(m, measure);
+            m.set("strategy", text(detector.strategy.name()));
+            m.set("threshold", number(detector.threshold));
+            m.set("training_window", duration(detector.training_window));
+            m.set("min_history", integer(i64::from(detector.min_history)));
+            m.set("sensitivity", number(detector.sensitivity));
+        }
         _ => {}
+    }
+}
+
+fn mode_name(mode: crate::check::CustomSqlMode) -> &'static str {
+    match mode {
+        crate::check::CustomSqlMode::Rows => "rows",
+        crate::check::CustomSqlMode::Scalar => "scalar",
     }
 }
 

@@ -5,7 +5,7 @@
 pub const TOP_KEYS: [&str; 3] = ["version", "defaults", "rules"];
 
 /// Keys every rule may have, whatever its check kind, in export order.
-pub const COMMON_KEYS: [&str; 20] = [
+pub const COMMON_KEYS: [&str; 21] = [
     "name",
     "description",
     "owner",
@@ -18,6 +18,7 @@ pub const COMMON_KEYS: [&str; 20] = [
     "timezone",
     "queue",
     "enabled",
+    "shadow",
     "use_sampling",
     "sample_size",
     "timeout",
@@ -37,9 +38,10 @@ const THRESHOLDS: [&str; 5] = ["min", "max", "warn", "warn_min", "warn_max"];
 pub fn params(kind: &str) -> &'static [&'static str] {
     match kind {
         "row_count" => &THRESHOLDS,
-        "null_count" | "null_rate" | "duplicate_count" => {
-            &["column", "min", "max", "warn", "warn_min", "warn_max"]
-        }
+        "null_count" | "null_rate" => &[
+            "column", "missing", "min", "max", "warn", "warn_min", "warn_max",
+        ],
+        "duplicate_count" => &["column", "min", "max", "warn", "warn_min", "warn_max"],
         "accepted_values" => &[
             "column", "values", "min", "max", "warn", "warn_min", "warn_max",
         ],
@@ -73,6 +75,27 @@ pub fn params(kind: &str) -> &'static [&'static str] {
             "columns", "types", "min", "max", "warn", "warn_min", "warn_max",
         ],
         "custom_sql" => &["sql", "mode", "min", "max", "warn", "warn_min", "warn_max"],
+        "field_types" => &[
+            "column", "types", "min", "max", "warn", "warn_min", "warn_max",
+        ],
+        "json_schema" => &["schema", "min", "max", "warn", "warn_min", "warn_max"],
+        "custom_pipeline" => &[
+            "pipeline", "mode", "min", "max", "warn", "warn_min", "warn_max",
+        ],
+        // The measure's own parameters (column, missing, sql, mode), then
+        // the detector's; no fixed bounds.
+        "anomaly" => &[
+            "measure",
+            "column",
+            "missing",
+            "sql",
+            "mode",
+            "strategy",
+            "threshold",
+            "training_window",
+            "min_history",
+            "sensitivity",
+        ],
         _ => &[],
     }
 }
@@ -181,7 +204,7 @@ mod tests {
             (
                 "values",
                 Some("null_rate"),
-                Some("not a parameter of check null_rate (expected one of column, min, max, warn, warn_min, warn_max)"),
+                Some("not a parameter of check null_rate (expected one of column, missing, min, max, warn, warn_min, warn_max)"),
             ),
             ("max", Some("not_empty"), Some("not a parameter of check not_empty (expected no parameters)")),
         ] {

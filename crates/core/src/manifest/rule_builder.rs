@@ -210,6 +210,10 @@ fn build_rule(
         Some(f) => fields::boolean(p, &f),
         None => Some(true),
     };
+    let shadow = match input.get("shadow") {
+        Some(f) => fields::boolean(p, &f),
+        None => Some(false),
+    };
     let scope = scope(p, input);
     let timeout = match input.get("timeout") {
         Some(f) => fields::duration(p, &f),
@@ -220,7 +224,13 @@ fn build_rule(
         None => Some(DEFAULT_ALERT_COOLDOWN_MINUTES),
     };
     let parameters = match input.get("parameters") {
-        Some(f) => fields::json_object(p, &f),
+        Some(f) => fields::json_object(p, &f).filter(|parameters| {
+            let problems = crate::tuning::problems(parameters);
+            for (key, message) in &problems {
+                p.at(&f, format!("{key}: {message}"));
+            }
+            problems.is_empty()
+        }),
         None => Some(serde_json::Map::new()),
     };
 
@@ -234,6 +244,7 @@ fn build_rule(
         Some(schedule),
         Some(queue),
         Some(enabled),
+        Some(shadow),
         Some(timeout),
         Some(alert_cooldown_minutes),
         Some(parameters),
@@ -247,6 +258,7 @@ fn build_rule(
         schedule,
         queue,
         enabled,
+        shadow,
         timeout,
         alert_cooldown_minutes,
         parameters,
@@ -267,6 +279,7 @@ fn build_rule(
         schedule,
         queue,
         enabled,
+        shadow,
         scope,
         timeout,
         alert_cooldown_minutes,

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 
 use crate::error::Result;
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 pub(crate) async fn migrate(pool: &PgPool) -> Result<()> {
     // sqlx migrates under a session-level advisory lock (keyed by the

@@ -21,7 +21,7 @@ use sqlx::{Executor, PgConnection, Postgres};
 
 use crate::sql::{bound, Dialect, Statement};
 
-pub(crate) use migrator::migrate;
+pub(crate) use migrator::{migrate, MIGRATOR};
 pub(crate) use pool::{connect, url_is_supported};
 
 impl Dialect for Postgres {
@@ -34,7 +34,7 @@ impl Dialect for Postgres {
              hashtextextended('dq-store load ' || 'rules'::regclass::oid::text, 0))",
     );
     const SELECT_TOUCHED_RULES: &'static str =
-        "SELECT id, name, enabled, source, definition FROM rules \
+        "SELECT id, name, enabled, source, definition, deleted_at FROM rules \
          WHERE source = ANY($1) OR name = ANY($2)";
     const SELECT_KNOWN_VIOLATIONS: &'static str = "SELECT id FROM violations WHERE id = ANY($1)";
     const ACKNOWLEDGE: &'static str = "UPDATE violations \

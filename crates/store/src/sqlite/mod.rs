@@ -17,7 +17,7 @@ use sqlx::{Executor, Sqlite, SqliteConnection};
 
 use crate::sql::{bound, Dialect, Statement};
 
-pub(crate) use migrator::migrate;
+pub(crate) use migrator::{migrate, MIGRATOR};
 pub(crate) use pool::{connect, url_is_supported};
 
 /// Lists are bound as one JSON array and read back with `json_each`.
@@ -28,7 +28,7 @@ impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const LOCK_LOADS: Option<&'static str> = None;
     const SELECT_TOUCHED_RULES: &'static str =
-        "SELECT id, name, enabled, source, definition FROM rules \
+        "SELECT id, name, enabled, source, definition, deleted_at FROM rules \
          WHERE source IN (SELECT value FROM json_each($1)) \
              OR name IN (SELECT value FROM json_each($2))";
     const SELECT_KNOWN_VIOLATIONS: &'static str =

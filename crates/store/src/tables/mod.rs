@@ -8,6 +8,7 @@ pub(crate) mod leases;
 pub(crate) mod metrics;
 pub(crate) mod reports;
 pub(crate) mod retention;
+pub(crate) mod rule_versions;
 pub(crate) mod rules;
 pub(crate) mod runs;
 pub(crate) mod violations;
@@ -31,4 +32,20 @@ impl AwaitingRuleId {
     pub(crate) fn with_rule_id(self, rule_id: i64) -> Statement {
         self.statement.arg(self.own.unwrap_or(rule_id))
     }
+
+    /// A run's row: its rule's id, then the rule's version.
+    pub(crate) fn with_rule(self, rule: RuleRef) -> Statement {
+        self.statement
+            .arg(self.own.unwrap_or(rule.id))
+            .arg(i64::from(rule.version))
+    }
+}
+
+/// What a run's write needs of its rule, read inside its transaction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RuleRef {
+    pub(crate) id: i64,
+    pub(crate) version: u32,
+    /// In shadow: its violations raise no alert.
+    pub(crate) shadow: bool,
 }

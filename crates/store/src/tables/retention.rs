@@ -142,7 +142,7 @@ const RUNS: Archived = archived!("runs" {
     scheduled_for: Time, enqueued_at: Time, started_at: Time, finished_at: Time,
     status: Text, severity: Text, observed_value: Real, expected: Text, message: Text,
     observation: Json, effective_sample_size: Int, row_count: Int, worker: Text, queue: Text,
-    attempt: Int, error: Text, retriable: Bool, duration_ms: Int,
+    attempt: Int, error: Text, retriable: Bool, duration_ms: Int, rule_version: Int,
 });
 const VIOLATIONS: Archived = archived!("violations" {
     id: Int, run_id: Text, rule_id: Int, rule_name: Text, severity: Text, detected_at: Time,
@@ -267,6 +267,104 @@ pub(crate) async fn cleanup<DB: Dialect>(
             tracing::warn!(error = %e, "cleanup: tidying the tables up afterwards failed");
         }
     }
+    Ok(report)
+}
+
+/// Deletes the rule `rule_id` with everything of it: its runs a batch at a
+/// time exactly as a cleanup deletes old ones (archived first), then, in one
+/// last transaction, its alert items about no run (escalations) and the
+/// settled deliveries they empty, its remaining outbox events and metric
+/// points, its alert state, its versions and the rule row. `extra` (the
+/// rule and its versions, as JSON) goes to the archive before that last
+/// transaction commits.
+pub(crate) async fn purge_rule<DB: Dialect>(
+    pool: &Pool<DB>,
+    rule_id: i64,
+    batch_size: u32,
+    mut archive: Option<&mut dyn ArchiveSink>,
+    extra: Vec<ArchivedRow>,
+) -> Result<CleanupReport, CleanupError> {
+    let mut report = CleanupReport::empty(Utc::now(), false);
+    loop {
+        let mut tx = sql::begin_write(pool).await?;
+        let select = Statement::new("SELECT id FROM runs WHERE rule_id = $1 ORDER BY id LIMIT $2")
+            .arg(rule_id)
+            .arg(i64::from(batch_size.max(1)));
+        let run_ids = DB::fetch(&mut tx, select)
+            .await?
+            .iter()
+            .map(|row| Fields::keyed_by_text(row, "runs", "id").map(|(_, id)| id))
+            .collect::<Result<Vec<String>>>()?;
+        if run_ids.is_empty() {
+            tx.rollback().await?;
+            break;
+        }
+        let deleted = delete_batch::<DB>(&mut tx, run_ids, archive.as_deref_mut()).await?;
+        if let Some(sink) = archive.as_deref_mut() {
+            sink.flush().map_err(CleanupError::Archive)?;
+        }
+        tx.commit().await?;
+        for (table, n) in deleted {
+            report.table_mut(table).deleted += n;
+        }
+        report.batches += 1;
+    }
+    let mut tx = sql::begin_write(pool).await?;
+    let rule = Ids::Ints(vec![rule_id]);
+    let items = read::<DB>(&mut tx, &ITEMS, "rule_id", &rule).await?;
+    let item_ids: BTreeSet<i64> = ints(&items, "id").into_iter().collect();
+    let candidates = Ids::Ints(ints(&items, "delivery_id"));
+    let deliveries = emptied_deliveries::<DB>(&mut tx, &candidates, &item_ids).await?;
+    let delivery_ids = Ids::Ints(ints(&deliveries, "id"));
+    if let Some(sink) = archive {
+        write_all(sink, &DELIVERIES, deliveries)?;
+        let attempts = read::<DB>(&mut tx, &ATTEMPTS, "delivery_id", &delivery_ids).await?;
+        write_all(sink, &ATTEMPTS, attempts)?;
+        write_all(sink, &ITEMS, items)?;
+        for row in &extra {
+            sink.write(row).map_err(CleanupError::Archive)?;
+        }
+        sink.flush().map_err(CleanupError::Archive)?;
+    }
+    let item_ids = Ids::Ints(item_ids.into_iter().collect());
+    let last: [(&'static str, &'static str, &'static str, &Ids); 9] = [
+        (
+            "alert_delivery_items",
+            "DELETE FROM alert_delivery_items",
+            "id",
+            &item_ids,
+        ),
+        (
+            "alert_attempts",
+            "DELETE FROM alert_attempts",
+            "delivery_id",
+            &delivery_ids,
+        ),
+        (
+            "alert_deliveries",
+            "DELETE FROM alert_deliveries",
+            "id",
+            &delivery_ids,
+        ),
+        ("alert_outbox", "DELETE FROM alert_outbox", "rule_id", &rule),
+        ("metrics", "DELETE FROM metrics", "rule_id", &rule),
+        ("alert_state", "DELETE FROM alert_state", "rule_id", &rule),
+        (
+            "rule_versions",
+            "DELETE FROM rule_versions",
+            "rule_id",
+            &rule,
+        ),
+        ("violations", "DELETE FROM violations", "rule_id", &rule),
+        ("rules", "DELETE FROM rules", "id", &rule),
+    ];
+    for (table, statement, column, ids) in last {
+        let n = delete::<DB>(&mut tx, statement, column, ids).await?;
+        if report.tables.iter().any(|t| t.table == table) {
+            report.table_mut(table).deleted += n;
+        }
+    }
+    tx.commit().await?;
     Ok(report)
 }
 

@@ -1,34 +1,42 @@
-//! The rules table: loading manifests (plan, then apply in one transaction)
-//! and reading rules back.
+//! The rules table: loading manifests (plan, then apply in one transaction),
+//! single-rule edits (the API's and `dq rules`'), and reading rules back.
+//! Every write bumps the rule's version and records it (`rule_versions.rs`)
+//! in the same transaction.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use dq_core::Rule;
 use serde_json::Value;
 use sqlx::Pool;
 
+use super::rule_versions;
 use crate::error::{Result, StoreError};
-use crate::load_plan::{self, ExistingRule, LoadSet, RuleWrite};
-use crate::model::{LoadPlan, RuleFilter, SaveMode, StoredRule};
+use crate::load_plan::{self, ExistingRule, LoadSet, RuleWrite, VersionNote};
+use crate::model::{LoadPlan, RuleFilter, RuleVersion, SaveMode, StoredRule};
 use crate::sql::{self, Arg, Conditions, Dialect, Fields, Statement, StoredRow};
 
-const SELECT_RULES: &str = "SELECT id, name, definition, source, created_at, updated_at FROM rules";
-const SELECT_RULE_BY_NAME: &str =
-    "SELECT id, name, definition, source, created_at, updated_at FROM rules WHERE name = $1";
+const SELECT_RULES: &str = "SELECT id, name, definition, source, created_at, updated_at, \
+     version, deleted_at FROM rules";
+const SELECT_RULE_BY_NAME: &str = "SELECT id, name, definition, source, created_at, updated_at, \
+     version, deleted_at FROM rules WHERE name = $1";
 
+/// `$16`: `deleted_at` (NULL but for a delete that keeps the history).
 const UPSERT: &str = "INSERT INTO rules (name, target, dataset, check_kind, severity, queue, \
-         schedule, timezone, enabled, tags, owner, definition, source, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+         schedule, timezone, enabled, tags, owner, definition, source, created_at, updated_at, \
+         shadow, deleted_at, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, 1) \
      ON CONFLICT (name) DO UPDATE SET target = excluded.target, dataset = excluded.dataset, \
          check_kind = excluded.check_kind, severity = excluded.severity, queue = excluded.queue, \
          schedule = excluded.schedule, timezone = excluded.timezone, enabled = excluded.enabled, \
          tags = excluded.tags, owner = excluded.owner, definition = excluded.definition, \
-         source = excluded.source, updated_at = excluded.updated_at";
+         source = excluded.source, updated_at = excluded.updated_at, shadow = excluded.shadow, \
+         deleted_at = excluded.deleted_at, version = rules.version + 1 \
+     RETURNING id";
 
 /// The source of rules written by the API (rather than loaded from a file).
 pub const API_SOURCE: &str = "api";
 
-const DISABLE: &str =
-    "UPDATE rules SET enabled = FALSE, definition = $2, updated_at = $3 WHERE id = $1";
+const DISABLE: &str = "UPDATE rules SET enabled = FALSE, definition = $2, updated_at = $3, \
+     version = version + 1 WHERE id = $1";
 
 pub(crate) async fn plan_loads<DB: Dialect>(
     pool: &Pool<DB>,
@@ -42,6 +50,7 @@ pub(crate) async fn plan_loads<DB: Dialect>(
 pub(crate) async fn apply_loads<DB: Dialect>(
     pool: &Pool<DB>,
     sets: &[LoadSet<'_>],
+    actor: &str,
 ) -> Result<Vec<LoadPlan>> {
     let mut tx = sql::begin_write(pool).await?;
     if let Some(lock) = DB::LOCK_LOADS {
@@ -52,18 +61,30 @@ pub(crate) async fn apply_loads<DB: Dialect>(
     let work = load_plan::plan_loads(&existing_rules(&rows)?, sets)?;
     let now = Utc::now();
     for write in &work.writes {
-        let statement = match write {
+        let (id, note) = match write {
             RuleWrite::Upsert {
                 rule,
                 source,
                 definition,
-            } => upsert(rule, definition, source, now)?,
-            RuleWrite::Disable { id, definition } => Statement::new(DISABLE)
-                .arg(*id)
-                .arg(Arg::json(definition, "rule definition")?)
-                .arg(now),
+                note,
+            } => {
+                let rows = DB::fetch(&mut tx, upsert(rule, definition, source, now, None)?).await?;
+                (returned_id(&rows)?, note)
+            }
+            RuleWrite::Disable {
+                id,
+                definition,
+                note,
+            } => {
+                let disable = Statement::new(DISABLE)
+                    .arg(*id)
+                    .arg(Arg::json(definition, "rule definition")?)
+                    .arg(now);
+                DB::execute(&mut tx, disable).await?;
+                (*id, note)
+            }
         };
-        DB::execute(&mut tx, statement).await?;
+        rule_versions::record::<DB>(&mut tx, id, actor, now, note).await?;
     }
     tx.commit().await?;
     Ok(work.plans)
@@ -77,14 +98,32 @@ pub(crate) async fn save<DB: Dialect>(
     rule: &Rule,
     source: &str,
     mode: SaveMode,
+    actor: &str,
 ) -> Result<StoredRule> {
     let name = rule.name.as_str();
-    edit_one(pool, name, |existing| match (mode, existing) {
-        (SaveMode::Create, Some(_)) => {
-            Err(StoreError::Conflict(format!("rule {name} exists already")))
-        }
-        (SaveMode::Replace, None) => Err(StoreError::NotFound(format!("rule {name}"))),
-        _ => Ok(Some((rule.clone(), source.to_string()))),
+    edit_one(pool, name, actor, |existing| {
+        let note = match (mode, &existing) {
+            (SaveMode::Create, Some(old)) if old.deleted_at.is_none() => {
+                return Err(StoreError::Conflict(format!("rule {name} exists already")))
+            }
+            (SaveMode::Replace, None) => return Err(StoreError::NotFound(format!("rule {name}"))),
+            (SaveMode::Replace, Some(old)) if old.deleted_at.is_some() => {
+                return Err(StoreError::NotFound(format!("rule {name} (deleted)")))
+            }
+            (SaveMode::Create, Some(old)) => VersionNote::new(
+                "created again (it had been deleted)",
+                diff(&old.rule, rule)?,
+            ),
+            (SaveMode::Create, None) => VersionNote::new("created", Vec::new()),
+            (SaveMode::Replace, Some(old)) => {
+                let fields = diff(&old.rule, rule)?;
+                if fields.is_empty() && old.source.as_deref() == Some(source) {
+                    return Ok(None);
+                }
+                VersionNote::new("changed", fields)
+            }
+        };
+        Ok(Some(Edit::of(rule.clone(), source, note)))
     })
     .await
 }
@@ -95,29 +134,137 @@ pub(crate) async fn set_enabled<DB: Dialect>(
     pool: &Pool<DB>,
     name: &str,
     enabled: bool,
+    actor: &str,
 ) -> Result<StoredRule> {
-    edit_one(pool, name, |existing| {
-        let Some(stored) = existing else {
+    edit_live(pool, name, actor, |mut rule| {
+        if rule.enabled == enabled {
+            return None;
+        }
+        rule.enabled = enabled;
+        let change = if enabled { "enabled" } else { "disabled" };
+        Some((rule, VersionNote::new(change, vec!["enabled".into()])))
+    })
+    .await
+}
+
+/// Turns alerting on for a rule loaded in shadow.
+pub(crate) async fn promote<DB: Dialect>(
+    pool: &Pool<DB>,
+    name: &str,
+    actor: &str,
+) -> Result<StoredRule> {
+    edit_live(pool, name, actor, |mut rule| {
+        if !rule.shadow {
+            return None;
+        }
+        rule.shadow = false;
+        let note = VersionNote::new("promoted: out of shadow, alerts on", vec!["shadow".into()]);
+        Some((rule, note))
+    })
+    .await
+}
+
+/// Restores the definition of version `to` (found in `history`), as a new
+/// version.
+pub(crate) async fn rollback<DB: Dialect>(
+    pool: &Pool<DB>,
+    name: &str,
+    to: &RuleVersion,
+    actor: &str,
+) -> Result<StoredRule> {
+    let restored: Rule = serde_json::from_value(to.definition.clone())
+        .map_err(|e| StoreError::Corrupt(format!("rule {name} version {}: {e}", to.version)))?;
+    let source = to.source.clone().unwrap_or_else(|| API_SOURCE.to_string());
+    edit_one(pool, name, actor, |existing| {
+        let Some(old) = existing else {
             return Err(StoreError::NotFound(format!("rule {name}")));
         };
-        if stored.rule.enabled == enabled {
-            return Ok(None);
+        let note = VersionNote::new(
+            format!("rolled back to v{}", to.version),
+            diff(&old.rule, &restored)?,
+        );
+        Ok(Some(Edit::of(restored, &source, note)))
+    })
+    .await
+}
+
+/// Deletes a rule but keeps its history (runs, violations, versions): it is
+/// disabled, hidden from listings and never scheduled; loading its name
+/// again brings it back. An enabled rule is refused unless `force`.
+pub(crate) async fn retire<DB: Dialect>(
+    pool: &Pool<DB>,
+    name: &str,
+    force: bool,
+    actor: &str,
+) -> Result<StoredRule> {
+    edit_one(pool, name, actor, |existing| {
+        let Some(old) = existing.filter(|r| r.deleted_at.is_none()) else {
+            return Err(StoreError::NotFound(format!("rule {name}")));
+        };
+        if old.rule.enabled && !force {
+            return Err(StoreError::Conflict(format!(
+                "rule {name} is enabled: disable it first (or force)"
+            )));
         }
-        let mut rule = stored.rule;
-        rule.enabled = enabled;
-        let source = stored.source.unwrap_or_else(|| API_SOURCE.to_string());
-        Ok(Some((rule, source)))
+        let mut rule = old.rule;
+        rule.enabled = false;
+        let source = old.source.unwrap_or_else(|| API_SOURCE.to_string());
+        let mut edit = Edit::of(
+            rule,
+            &source,
+            VersionNote::new("deleted (history kept)", vec![]),
+        );
+        edit.deleted = true;
+        Ok(Some(edit))
+    })
+    .await
+}
+
+/// What an edit writes.
+struct Edit {
+    rule: Rule,
+    source: String,
+    deleted: bool,
+    note: VersionNote,
+}
+
+impl Edit {
+    fn of(rule: Rule, source: &str, note: VersionNote) -> Self {
+        Edit {
+            rule,
+            source: source.to_string(),
+            deleted: false,
+            note,
+        }
+    }
+}
+
+/// [`edit_one`] of a rule that exists and is not deleted, keeping its source.
+async fn edit_live<DB: Dialect>(
+    pool: &Pool<DB>,
+    name: &str,
+    actor: &str,
+    change: impl FnOnce(Rule) -> Option<(Rule, VersionNote)>,
+) -> Result<StoredRule> {
+    edit_one(pool, name, actor, |existing| {
+        let Some(old) = existing.filter(|r| r.deleted_at.is_none()) else {
+            return Err(StoreError::NotFound(format!("rule {name}")));
+        };
+        let source = old.source.unwrap_or_else(|| API_SOURCE.to_string());
+        Ok(change(old.rule).map(|(rule, note)| Edit::of(rule, &source, note)))
     })
     .await
 }
 
 /// One rule's read-decide-write, in one transaction under the loads' lock:
-/// `decide` sees the stored rule (if any) and returns what to write under
-/// which source (or nothing); the rule is read back after the write.
+/// `decide` sees the stored rule (if any) and returns what to write (or
+/// nothing); the write is a new version by `actor`, and the rule is read
+/// back after it.
 async fn edit_one<DB: Dialect>(
     pool: &Pool<DB>,
     name: &str,
-    decide: impl FnOnce(Option<StoredRule>) -> Result<Option<(Rule, String)>>,
+    actor: &str,
+    decide: impl FnOnce(Option<StoredRule>) -> Result<Option<Edit>>,
 ) -> Result<StoredRule> {
     let mut tx = sql::begin_write(pool).await?;
     if let Some(lock) = DB::LOCK_LOADS {
@@ -126,10 +273,14 @@ async fn edit_one<DB: Dialect>(
     let by_name = || Statement::new(SELECT_RULE_BY_NAME).arg(name);
     let existing = DB::fetch(&mut tx, by_name()).await?;
     let existing = existing.first().map(stored_rule).transpose()?;
-    if let Some((rule, source)) = decide(existing)? {
-        let definition = serde_json::to_value(&rule)
+    if let Some(edit) = decide(existing)? {
+        let definition = serde_json::to_value(&edit.rule)
             .map_err(|e| StoreError::Invalid(format!("rule {name} cannot be stored: {e}")))?;
-        DB::execute(&mut tx, upsert(&rule, &definition, &source, Utc::now())?).await?;
+        let now = Utc::now();
+        let deleted_at = edit.deleted.then_some(now);
+        let upsert = upsert(&edit.rule, &definition, &edit.source, now, deleted_at)?;
+        let id = returned_id(&DB::fetch(&mut tx, upsert).await?)?;
+        rule_versions::record::<DB>(&mut tx, id, actor, now, &edit.note).await?;
     }
     let stored = DB::fetch(&mut tx, by_name()).await?;
     tx.commit().await?;
@@ -140,6 +291,22 @@ async fn edit_one<DB: Dialect>(
         .ok_or_else(|| StoreError::NotFound(format!("rule {name}")))
 }
 
+/// The definition fields that differ between two rules.
+fn diff(old: &Rule, new: &Rule) -> Result<Vec<String>> {
+    let json = |rule: &Rule| {
+        serde_json::to_value(rule)
+            .map_err(|e| StoreError::Invalid(format!("rule {} as JSON: {e}", rule.name)))
+    };
+    Ok(load_plan::changed_fields(&json(old)?, &json(new)?))
+}
+
+fn returned_id<R: StoredRow>(rows: &[R]) -> Result<i64> {
+    rows.first()
+        .map(|row| Fields::keyed_by_int(row, "rule", "id").map(|(_, id)| id))
+        .transpose()?
+        .ok_or_else(|| StoreError::Corrupt("a rule write returned no id".to_string()))
+}
+
 pub(crate) async fn list<DB: Dialect>(
     pool: &Pool<DB>,
     filter: &RuleFilter,
@@ -148,6 +315,9 @@ pub(crate) async fn list<DB: Dialect>(
     conditions.one_of("name", filter.names.clone());
     if let Some(tag) = &filter.tag {
         conditions.has_tag(tag);
+    }
+    if !filter.include_deleted {
+        conditions.holds("deleted_at IS NULL");
     }
     if filter.enabled_only {
         conditions.holds("enabled = TRUE");
@@ -208,6 +378,7 @@ fn existing_rules<R: StoredRow>(rows: &[R]) -> Result<Vec<ExistingRule>> {
                     .raw_json("definition")
                     .map(load_plan::normalized_definition)
                     .unwrap_or(Value::Null),
+                deleted: fields.opt_time("deleted_at")?.is_some(),
                 name,
             })
         })
@@ -218,7 +389,8 @@ fn upsert(
     rule: &Rule,
     definition: &Value,
     source: &str,
-    now: chrono::DateTime<Utc>,
+    now: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
 ) -> Result<Statement> {
     Ok(Statement::new(UPSERT)
         .arg(rule.name.as_str())
@@ -234,7 +406,9 @@ fn upsert(
         .arg(rule.owner.as_deref())
         .arg(Arg::json(definition, "rule definition")?)
         .arg(source)
-        .arg(now))
+        .arg(now)
+        .arg(rule.shadow)
+        .arg(deleted_at))
 }
 
 pub(crate) fn stored_rule<R: StoredRow>(row: &R) -> Result<StoredRule> {
@@ -245,5 +419,7 @@ pub(crate) fn stored_rule<R: StoredRow>(row: &R) -> Result<StoredRule> {
         source: fields.opt_text("source")?,
         created_at: fields.time("created_at")?,
         updated_at: fields.time("updated_at")?,
+        version: fields.convert("version", u32::try_from(fields.int("version")?))?,
+        deleted_at: fields.opt_time("deleted_at")?,
     })
 }

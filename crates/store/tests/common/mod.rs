@@ -219,6 +219,7 @@ pub fn rule(name: &str, column: &str) -> Rule {
         scope: Scope::default(),
         timeout: Duration::from_secs(300),
         alert_cooldown_minutes: 60,
+        shadow: false,
         parameters: serde_json::Map::new(),
     }
 }

@@ -16,6 +16,7 @@ mod sql;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dq_core::Tuning;
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{AssertSqlSafe, Transaction};
 
@@ -57,6 +58,11 @@ impl PostgresTarget {
         self.counters.record(kind);
     }
 
+    /// The pool, for `health`.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Closes the pool; queries after this fail with a connection error.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -93,6 +99,28 @@ impl PostgresTarget {
             .await
             .map_err(|e| self.map_error(e, context, timeout))?;
         Ok(tx)
+    }
+
+    /// The rules' tuning, for the rest of `tx`: `parallel_degree` is
+    /// `max_parallel_workers_per_gather` (a hint would need pg_hint_plan,
+    /// which dq does not assume: `query_hint` is ignored here).
+    pub(crate) async fn tune(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        tuning: &Tuning,
+        context: Context<'_>,
+        timeout: Duration,
+    ) -> Result<(), TargetError> {
+        let Some(degree) = tuning.parallel_degree else {
+            return Ok(());
+        };
+        // Only a number we format enters this text.
+        let setting = format!("SET LOCAL max_parallel_workers_per_gather = {degree}");
+        sqlx::raw_sql(AssertSqlSafe(setting))
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.map_error(e, context, timeout))?;
+        Ok(())
     }
 
     fn connect_error(&self, cause: String) -> TargetError {

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use dq_core::{ColumnInfo, CustomSqlMode, Identifier, MetricRequest, MetricValue};
+use dq_core::{ColumnInfo, CustomSqlMode, Identifier, MetricRequest, MetricValue, Tuning};
 use serde_json::Value;
 use sqlx::postgres::Postgres;
 use sqlx::{PgConnection, Row, Transaction};
@@ -70,9 +70,13 @@ impl Scan<'_> {
     }
 
     async fn begin(&self) -> Result<Tx, TargetError> {
+        let context = Context::Dataset(&self.job.plan.dataset);
+        let mut tx = self.target.begin(self.job.timeout, context).await?;
+        let tuning = Tuning::for_rules(self.job.plan.rules.iter().copied());
         self.target
-            .begin(self.job.timeout, Context::Dataset(&self.job.plan.dataset))
-            .await
+            .tune(&mut tx, &tuning, context, self.job.timeout)
+            .await?;
+        Ok(tx)
     }
 
     fn error(&self, e: sqlx::Error) -> TargetError {
@@ -214,9 +218,12 @@ impl Scanner for PostgresTarget {
         body: &str,
         mode: CustomSqlMode,
         timeout: Duration,
+        tuning: &Tuning,
     ) -> Result<Option<f64>, TargetError> {
         let error = |e: sqlx::Error| self.map_error(e, Context::CustomSql, timeout);
         let mut tx = self.begin(timeout, Context::CustomSql).await?;
+        self.tune(&mut tx, tuning, Context::CustomSql, timeout)
+            .await?;
         self.record(QueryKind::Custom);
         let value = match mode {
             CustomSqlMode::Rows => {

@@ -285,8 +285,13 @@ fn not_in(sql: &mut Sql, column: &Identifier, values: &[Literal], kind: Kind) {
 /// everything but IsNull requires the column to be non-NULL.
 fn predicate(sql: &mut Sql, p: &RowPredicate, columns: Columns<'_>, source: &Source) {
     match p {
-        RowPredicate::IsNull(c) => {
+        // SQL's NULL is an explicit null.
+        RowPredicate::IsNull(c) | RowPredicate::IsExplicitNull(c) => {
             sql.push(&format!("{} IS NULL", c.quoted()));
+        }
+        // Document-only predicates: refused before any query (scan_common).
+        RowPredicate::IsAbsent(_) | RowPredicate::TypeNotIn(..) => {
+            sql.push("1 = 0");
         }
         RowPredicate::NotIn(c, values) => not_in(sql, c, values, columns.kind(c)),
         RowPredicate::OutsideRange(c, min, max) => {
@@ -355,7 +360,9 @@ fn aggregate(sql: &mut Sql, request: &MetricRequest, columns: Columns<'_>, sourc
         }
         MetricRequest::DuplicateRows(_)
         | MetricRequest::Columns
-        | MetricRequest::CustomSql { .. } => {}
+        | MetricRequest::CustomSql { .. }
+        | MetricRequest::JsonSchemaViolations(_)
+        | MetricRequest::CustomPipeline { .. } => {}
     }
 }
 

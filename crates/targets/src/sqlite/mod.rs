@@ -63,6 +63,11 @@ impl SqliteTarget {
         self.counters.record(kind);
     }
 
+    /// The read-only pool, for `health`.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Closes the pool; queries after this fail with a connection error.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use dq_core::{ColumnInfo, CustomSqlMode, Identifier, MetricRequest, MetricValue};
+use dq_core::{ColumnInfo, CustomSqlMode, Identifier, MetricRequest, MetricValue, Tuning};
 use serde_json::Value;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
@@ -160,6 +160,8 @@ impl Scanner for SqliteTarget {
         body: &str,
         mode: CustomSqlMode,
         timeout: Duration,
+        // SQLite has no parallel query and no hints: nothing to honour.
+        _tuning: &Tuning,
     ) -> Result<Option<f64>, TargetError> {
         let query = match mode {
             CustomSqlMode::Rows => custom_count::<SqliteDialect>(body),

@@ -125,8 +125,13 @@ fn literal(value: &Literal) -> Bind {
 /// everything but IsNull requires the column to be non-NULL.
 fn predicate(sql: &mut Sql, predicate: &RowPredicate, relation: &str) {
     match predicate {
-        RowPredicate::IsNull(c) => {
+        // SQL's NULL is an explicit null.
+        RowPredicate::IsNull(c) | RowPredicate::IsExplicitNull(c) => {
             sql.push(&format!("{} IS NULL", c.quoted()));
+        }
+        // Document-only predicates: refused before any query (scan_common).
+        RowPredicate::IsAbsent(_) | RowPredicate::TypeNotIn(..) => {
+            sql.push("1 = 0");
         }
         RowPredicate::NotIn(c, values) => {
             let c = c.quoted();
@@ -189,7 +194,9 @@ fn aggregate(sql: &mut Sql, request: &MetricRequest, relation: &str) -> bool {
         }
         MetricRequest::DuplicateRows(_)
         | MetricRequest::Columns
-        | MetricRequest::CustomSql { .. } => return false,
+        | MetricRequest::CustomSql { .. }
+        | MetricRequest::JsonSchemaViolations(_)
+        | MetricRequest::CustomPipeline { .. } => return false,
     }
     true
 }

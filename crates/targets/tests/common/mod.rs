@@ -101,6 +101,7 @@ pub fn rule(name: &str, dataset: &str, check: Check, fail: Bounds) -> Rule {
         scope: Scope::default(),
         timeout: Duration::from_secs(30),
         alert_cooldown_minutes: 60,
+        shadow: false,
         parameters: Default::default(),
     }
 }

@@ -78,17 +78,17 @@ fn each_error_class_is_reported_with_file_line_rule_and_field() {
         (
             "parameter of another kind",
             rule("check: null_rate\ncolumn: id\nvalues: [a]"),
-            "m.yaml:8: rule \"r\": values: not a parameter of check null_rate (expected one of column, min, max, warn, warn_min, warn_max)",
+            "m.yaml:8: rule \"r\": values: not a parameter of check null_rate (expected one of column, missing, min, max, warn, warn_min, warn_max)",
         ),
         (
             "unknown check kind",
             rule("check: nul_rate\ncolumn: id"),
-            "m.yaml:6: rule \"r\": check: unknown check kind \"nul_rate\" (did you mean \"null_rate\"? expected one of row_count, not_empty, null_count, null_rate, duplicate_count, accepted_values, value_range, regex, string_length, freshness, schema, custom_sql)",
+            "m.yaml:6: rule \"r\": check: unknown check kind \"nul_rate\" (did you mean \"null_rate\"? expected one of row_count, not_empty, null_count, null_rate, duplicate_count, accepted_values, value_range, regex, string_length, freshness, schema, custom_sql, field_types, json_schema, custom_pipeline, anomaly)",
         ),
         (
             "missing check",
             rule("severity: LOW"),
-            "m.yaml:3: rule \"r\": check: missing (expected one of row_count, not_empty, null_count, null_rate, duplicate_count, accepted_values, value_range, regex, string_length, freshness, schema, custom_sql)",
+            "m.yaml:3: rule \"r\": check: missing (expected one of row_count, not_empty, null_count, null_rate, duplicate_count, accepted_values, value_range, regex, string_length, freshness, schema, custom_sql, field_types, json_schema, custom_pipeline, anomaly)",
         ),
         (
             "missing name",
@@ -150,6 +150,11 @@ fn each_error_class_is_reported_with_file_line_rule_and_field() {
             "fractional count",
             rule("check: not_empty\nalert_cooldown_minutes: 1.5"),
             "m.yaml:7: rule \"r\": alert_cooldown_minutes: 1.5 is not a whole number (expected a whole number >= 0)",
+        ),
+        (
+            "a tuning parameter of the wrong kind",
+            rule("check: not_empty\nparameters:\n  parallel_degree: many"),
+            "m.yaml:7: rule \"r\": parameters: parallel_degree: \"many\" is not a whole number from 0 to 64",
         ),
         // --- schedule, severity, queue, target ---
         (

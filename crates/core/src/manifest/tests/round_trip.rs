@@ -13,6 +13,25 @@ defaults:
   owner: data-eng
   timeout: 90s
 rules:
+  - name: null_rate_drifts
+    dataset: public.orders
+    check: anomaly
+    measure: null_rate
+    column: customer_id
+    missing: "null"
+    strategy: seasonal_hour
+    threshold: 4.5
+    training_window: 21d
+    min_history: 24
+    sensitivity: 0.8
+  - name: revenue_jumps
+    dataset: public.orders
+    check: anomaly
+    measure: custom_sql
+    sql: SELECT sum(amount) FROM public.orders
+    mode: scalar
+    strategy: absolute_change
+    threshold: 1000
   - name: rows.v2
     description: |
       Orders per day stay in the band.
@@ -33,6 +52,7 @@ rules:
     dataset: public.orders
     check: not_empty
     enabled: false
+    shadow: true
     queue: dq_memory
   - name: nulls
     description: "A # hash, a: colon and 'quotes'"
@@ -115,6 +135,37 @@ rules:
       runbook: "https://wiki.example.com/dq"
       limits: {low: 1, high: 2.5, none: null, flags: [true, "x"]}
       count: 3
+  - name: doc_missing_only
+    dataset: app.events
+    check: null_count
+    column: user_id
+    missing: missing
+  - name: doc_null_only
+    dataset: app.events
+    check: null_rate
+    column: session_id
+    missing: null
+    max: 0.5
+  - name: doc_types
+    dataset: app.events
+    check: field_types
+    column: amount
+    types: [double, int, "null"]
+    max: 0.01
+  - name: doc_schema
+    dataset: app.events
+    check: json_schema
+    schema:
+      required: [user_id]
+      properties: {type: {enum: [click, view]}, n: {bsonType: int, minimum: 0}}
+  - name: doc_pipeline
+    dataset: app.events
+    check: custom_pipeline
+    mode: scalar
+    pipeline:
+      - {$match: {type: click}}
+      - {$count: n}
+    min: 1
 "#;
 
 #[test]

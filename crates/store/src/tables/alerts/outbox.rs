@@ -52,6 +52,7 @@ pub(crate) async fn on_finished<DB: Dialect>(
     run: &NewRun,
     violation: Option<(i64, &NewViolation)>,
     open: &mut BTreeSet<i64>,
+    shadow: bool,
 ) -> Result<()> {
     let event = |kind: &str, violation_id: Option<i64>, at: DateTime<Utc>| {
         Statement::new(INSERT_EVENT)
@@ -65,12 +66,15 @@ pub(crate) async fn on_finished<DB: Dialect>(
     match violation {
         Some((id, violation)) => {
             open.insert(rule_id);
-            DB::execute(conn, event("VIOLATION", Some(id), violation.detected_at)).await?;
+            // A rule in shadow records its violations and never alerts.
+            if !shadow {
+                DB::execute(conn, event("VIOLATION", Some(id), violation.detected_at)).await?;
+            }
         }
         None if run.status == RunStatus::Passed && open.contains(&rule_id) => {
             let at = run.finished_at.unwrap_or(run.scheduled_for);
             let resolved = DB::execute(conn, Statement::new(RESOLVE).arg(rule_id).arg(at)).await?;
-            if resolved > 0 {
+            if resolved > 0 && !shadow {
                 DB::execute(conn, event("RECOVERY", None, at)).await?;
             }
         }

@@ -27,7 +27,8 @@ const SELECT_UNPLANNED: &str = "SELECT id, kind, rule_id, run_id, violation_id, 
 const MARK_PLANNED: &str = "UPDATE alert_outbox SET planned_at = $2, decision = $3 WHERE id = $1";
 
 const SELECT_RULE: &str =
-    "SELECT id, name, definition, source, created_at, updated_at FROM rules WHERE id = $1";
+    "SELECT id, name, definition, source, created_at, updated_at, version, deleted_at \
+     FROM rules WHERE id = $1";
 
 const SELECT_RUN: &str = "SELECT id, scheduled_for, finished_at, status, observed_value, \
      expected, message FROM runs WHERE id = $1";

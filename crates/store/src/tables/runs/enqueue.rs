@@ -46,7 +46,7 @@ pub(crate) async fn enqueue<DB: Dialect>(
     let order = in_id_order(&runs.iter().collect::<Vec<_>>());
     let rows = order
         .iter()
-        .filter_map(|&i| rows[i].take().map(|r| r.with_rule_id(rule_ids[i])))
+        .filter_map(|&i| rows[i].take().map(|r| r.with_rule(rule_ids[i])))
         .collect();
     // Concurrent inserts of one id wait on its primary key; all but the
     // first then insert nothing, and return nothing.

@@ -104,13 +104,13 @@ pub(crate) async fn finish<DB: Dialect>(
     // and this one's are not written.
     let rows = order
         .iter()
-        .filter_map(|&i| run_rows[i].take().map(|r| r.with_rule_id(rule_ids[i])))
+        .filter_map(|&i| run_rows[i].take().map(|r| r.with_rule(rule_ids[i])))
         .collect();
     let finished = insert_runs::<DB>(&mut tx, rows, FINISH).await?;
     let passed: BTreeSet<i64> = order
         .iter()
         .filter(|&&i| runs[i].status == RunStatus::Passed && finished.contains(&runs[i].id))
-        .map(|&i| rule_ids[i])
+        .map(|&i| rule_ids[i].id)
         .collect();
     let mut open = alerts::rules_with_open_violations::<DB>(&mut tx, passed).await?;
     // In time order, so a rule failing then passing within one batch ends
@@ -119,7 +119,7 @@ pub(crate) async fn finish<DB: Dialect>(
     order.sort_by_key(|&i| (runs[i].scheduled_for, runs[i].id));
     let mut applied = BTreeSet::new();
     for i in order {
-        let (Some(writes), rule_id) = (then[i].take(), rule_ids[i]) else {
+        let (Some(writes), rule) = (then[i].take(), rule_ids[i]) else {
             continue;
         };
         if !finished.contains(&runs[i].id) {
@@ -128,15 +128,16 @@ pub(crate) async fn finish<DB: Dialect>(
         applied.insert(i);
         let mut violation_id = None;
         if let Some(insert) = writes.violation {
-            let rows = DB::fetch(&mut tx, insert.with_rule_id(rule_id)).await?;
+            let rows = DB::fetch(&mut tx, insert.with_rule_id(rule.id)).await?;
             violation_id = Some(violations::inserted_id(&rows)?);
         }
         for insert in writes.metrics {
-            DB::execute(&mut tx, insert.with_rule_id(rule_id)).await?;
+            DB::execute(&mut tx, insert.with_rule_id(rule.id)).await?;
         }
         // The pending alert, in the same transaction as the result.
         let violation = violation_id.zip(results[i].violation);
-        alerts::on_finished::<DB>(&mut tx, rule_id, runs[i], violation, &mut open).await?;
+        alerts::on_finished::<DB>(&mut tx, rule.id, runs[i], violation, &mut open, rule.shadow)
+            .await?;
     }
     tx.commit().await?;
     Ok(applied.into_iter().map(|i| runs[i].id).collect())

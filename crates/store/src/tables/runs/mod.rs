@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use dq_core::{Dataset, RuleName, RunId, RunStatus};
 use sqlx::Pool;
 
-use super::AwaitingRuleId;
+use super::{AwaitingRuleId, RuleRef};
 use crate::error::{Result, StoreError};
 use crate::model::{NewRun, RunFilter, RunRecord};
 use crate::sql::{self, Arg, Conditions, Dialect, Fields, StoredRow};
@@ -24,7 +24,7 @@ pub(crate) use finish::{finish, record, reopen, start, Finished};
 const INSERT_RUNS: &str = "INSERT INTO runs (id, rule_name, target, dataset, scheduled_for, \
      enqueued_at, started_at, finished_at, status, severity, observed_value, expected, message, \
      observation, effective_sample_size, row_count, worker, queue, attempt, error, retriable, \
-     duration_ms, rule_id) VALUES";
+     duration_ms, rule_id, rule_version) VALUES";
 
 /// Rows per multi-row insert: 100 runs are 2,300 values, well inside
 /// both backends' limits on bound parameters.
@@ -33,7 +33,7 @@ const ROWS_PER_INSERT: usize = 100;
 const SELECT_RUNS: &str = "SELECT id, rule_id, rule_name, target, dataset, scheduled_for, \
      enqueued_at, started_at, finished_at, status, severity, observed_value, expected, message, \
      observation, effective_sample_size, row_count, worker, queue, attempt, error, retriable, \
-     duration_ms FROM runs";
+     duration_ms, rule_version FROM runs";
 
 /// One index probe per rule (`runs_rule_scheduled`), rather than a scan of
 /// the whole history; rules that never ran give NULL.
@@ -113,20 +113,25 @@ pub(crate) async fn last_scheduled<DB: Dialect>(
     Ok(last)
 }
 
-/// The rule id of each of `runs`, in order, read inside their transaction.
+/// The rule of each of `runs`, in order, read inside their transaction.
 /// A run of an unknown rule is `NotFound`, naming every unknown rule.
 async fn rule_ids<'r, DB: Dialect>(
     conn: &mut DB::Connection,
     runs: impl Iterator<Item = &'r NewRun> + Clone,
-) -> Result<Vec<i64>> {
+) -> Result<Vec<RuleRef>> {
     let names: BTreeSet<String> = runs.clone().map(|r| r.rule_name.to_string()).collect();
-    let mut conditions = Conditions::<DB>::select("SELECT id, name FROM rules");
+    let mut conditions = Conditions::<DB>::select("SELECT id, name, version, shadow FROM rules");
     conditions.one_of("name", names.into_iter().collect());
     let rows = DB::fetch(conn, conditions.order_by("name", None)).await?;
     let mut known = HashMap::new();
     for row in &rows {
         let (f, name) = Fields::keyed_by_text(row, "rule", "name")?;
-        known.insert(name, f.int("id")?);
+        let rule = RuleRef {
+            id: f.int("id")?,
+            version: f.convert("version", u32::try_from(f.int("version")?))?,
+            shadow: f.boolean("shadow")?,
+        };
+        known.insert(name, rule);
     }
     let mut ids = Vec::new();
     let mut unknown = BTreeMap::new();
@@ -252,5 +257,9 @@ fn run_record<R: StoredRow>(row: &R) -> Result<RunRecord> {
         error: f.opt_text("error")?,
         retriable: f.boolean("retriable")?,
         duration_ms: f.count("duration_ms")?,
+        rule_version: f
+            .opt_int("rule_version")?
+            .map(|v| f.convert("rule_version", u32::try_from(v)))
+            .transpose()?,
     })
 }

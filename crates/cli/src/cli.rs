@@ -353,6 +353,13 @@ The targets are those Prometheus alerts on. Exit codes: 0 every KPI with data\n\
 meets its target (a KPI without data is shown, not judged); 1 at least one misses it."
     )]
     Kpis(ReportArgs),
+    /// Schema stability: the changes `schema_change` rules saw, per dataset,
+    /// against the runbook's target of fewer than 5 a month.
+    #[command(
+        after_help = "Examples:\n  dq report schema --days 30\n  dq report schema --days 30 --format json\n\n\
+Exit codes: 0 every dataset below 5 changes per 30 days (scaled to --days); 1 one is not."
+    )]
+    Schema(ReportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

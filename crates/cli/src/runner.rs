@@ -44,9 +44,21 @@ pub async fn run_rules(
     options: &RunOptions,
 ) -> Result<Vec<RuleResult>> {
     let now = Utc::now();
-    let refs: Vec<&Rule> = rules.iter().collect();
+    // Reconciliations read two targets each; every other rule is planned.
+    let (reconciliations, refs): (Vec<&Rule>, Vec<&Rule>) = rules
+        .iter()
+        .partition(|rule| dq_targets::against_target(rule).is_some());
     let plans = dq_core::plan(&refs);
-    let targets = connect_targets(config, plans.iter().map(|p| p.target.as_str())).await;
+    let names = plans
+        .iter()
+        .map(|p| p.target.as_str())
+        .chain(reconciliations.iter().flat_map(|r| {
+            [
+                r.target.as_str(),
+                dq_targets::against_target(r).unwrap_or_default(),
+            ]
+        }));
+    let targets = connect_targets(config, names).await;
 
     let progress = progress_bar(rules.len() as u64, options.show_progress);
     let execute_options = ExecuteOptions {
@@ -71,6 +83,11 @@ pub async fn run_rules(
         })
         .buffer_unordered(CONCURRENT_SCANS)
         .flat_map(stream::iter)
+        .chain(
+            stream::iter(reconciliations)
+                .map(|rule| reconcile(&targets, rule, &execute_options, &progress))
+                .buffer_unordered(CONCURRENT_SCANS),
+        )
         .collect()
         .await;
     progress.finish_and_clear();
@@ -84,11 +101,36 @@ pub async fn run_rules(
         let Some(outcome) = by_name.remove(rule.name.as_str()) else {
             continue;
         };
+        let outcome = dq_worker::history::judge_with_history(store, rule, outcome, now).await;
         let run_id = RunId::for_tick(&rule.name, now);
         record::store_outcome(store, rule, &outcome, run_id, now).await?;
         results.push(to_result(rule, outcome));
     }
     Ok(results)
+}
+
+/// A reconciliation rule on its two connected targets.
+async fn reconcile(
+    targets: &BTreeMap<String, Result<Target, String>>,
+    rule: &Rule,
+    options: &ExecuteOptions,
+    progress: &ProgressBar,
+) -> RuleOutcome {
+    let against = dq_targets::against_target(rule).unwrap_or_default();
+    let connected = |name: &str| match targets.get(name) {
+        Some(Ok(target)) => Ok(target),
+        Some(Err(cause)) => Err(cause.clone()),
+        None => Err(format!("target {name} not connected")),
+    };
+    let outcome = match (connected(&rule.target), connected(against)) {
+        (Ok(source), Ok(against)) => dq_targets::reconcile(source, against, rule, options).await,
+        (Err(cause), _) | (_, Err(cause)) => {
+            let now = Utc::now();
+            RuleOutcome::failed(rule, dq_core::Verdict::error(cause), true, now, now)
+        }
+    };
+    progress.inc(1);
+    outcome
 }
 
 async fn connect_targets<'a>(

@@ -51,7 +51,7 @@ rules:
     let run = scratch.dq(&["--config", &config, "load", "good.yaml", "bad.yaml"]);
     run.assert_code(1);
     let expected = [
-        r#"bad.yaml:7: rule "a": check: unknown check kind "nul_rate" (did you mean "null_rate"? expected one of row_count, not_empty, null_count, null_rate, duplicate_count, accepted_values, value_range, regex, string_length, freshness, schema, custom_sql, field_types, json_schema, custom_pipeline, anomaly)"#,
+        r#"bad.yaml:7: rule "a": check: unknown check kind "nul_rate" (did you mean "null_rate"? expected one of row_count, not_empty, null_count, null_rate, duplicate_count, accepted_values, value_range, regex, string_length, freshness, schema, custom_sql, field_types, json_schema, custom_pipeline, anomaly, schema_change, reconciliation, drift)"#,
         r#"bad.yaml:8: rule "b": column: missing (expected the column that check null_rate is about)"#,
         r#"bad.yaml:11: rule "b": colum: unknown key (did you mean "column"?)"#,
         r#"bad.yaml:12: rule "b": max: 1.5 is out of range (expected a rate between 0 and 1)"#,

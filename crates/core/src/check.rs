@@ -22,6 +22,9 @@
 //! | custom_pipeline (rows) | documents the aggregation pipeline returns | max 0 |
 //! | custom_pipeline (scalar) | the single value the pipeline returns | (user: min/max) |
 //! | anomaly | another kind's measure, judged against the rule's own history | (the history) |
+//! | reconciliation | keys missing on either side + rows whose compared columns differ, against another dataset | max 0 |
+//! | schema_change | columns added, dropped, retyped or reordered since the previous run | max 0 |
+//! | drift | the distance of a column's distribution from its baseline (KS, PSI, chi-square) | per method |
 //!
 //! The last three are for document targets (MongoDB); SQL targets answer
 //! them with an ERROR naming the kind, as MongoDB does for custom_sql.
@@ -38,13 +41,46 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::anomaly::AnomalySpec;
-use crate::names::Identifier;
+use crate::drift::DriftMethod;
+use crate::names::{Dataset, Identifier};
 use crate::queue::Queue;
 use crate::threshold::Bounds;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Check {
+    /// How far a column's distribution moved from its baseline (the
+    /// previous run's, or every run's of `baseline_window`): the statistic
+    /// of `method`, computed in the worker.
+    Drift {
+        column: Identifier,
+        method: DriftMethod,
+        /// Values read per run (random values, or the most frequent ones).
+        sample_size: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_secs")]
+        baseline_window: Option<std::time::Duration>,
+    },
+    /// Changes to the dataset's columns since the rule's previous run:
+    /// added, dropped, retyped, reordered (all columns, or those listed).
+    /// The snapshot is kept with each run; the worker compares.
+    SchemaChange {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        columns: Vec<Identifier>,
+    },
+    /// The rule's dataset compared with `against_dataset` on
+    /// `against_target`, row by row in `key` order: rows on one side only,
+    /// and rows whose `columns` (all common non-key columns when empty)
+    /// differ. Read in pages of `page_size` rows
+    /// (`crate::reconciliation`), in the worker's memory queue.
+    Reconciliation {
+        against_target: String,
+        against_dataset: Dataset,
+        key: Vec<Identifier>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        columns: Vec<Identifier>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page_size: Option<u32>,
+    },
     /// Another kind's measure (`measure`), judged against the rule's own
     /// history instead of fixed bounds (`crate::anomaly`), in the worker.
     Anomaly {
@@ -181,7 +217,7 @@ pub const BSON_TYPES: [&str; 16] = [
 ];
 
 /// The kinds users write in a manifest, in catalogue order.
-pub const CHECK_KINDS: [&str; 16] = [
+pub const CHECK_KINDS: [&str; 19] = [
     "row_count",
     "not_empty",
     "null_count",
@@ -198,6 +234,9 @@ pub const CHECK_KINDS: [&str; 16] = [
     "json_schema",
     "custom_pipeline",
     "anomaly",
+    "schema_change",
+    "reconciliation",
+    "drift",
 ];
 
 /// The kinds only document targets (MongoDB) run.
@@ -330,6 +369,9 @@ impl Check {
             Check::JsonSchema { .. } => "json_schema",
             Check::CustomPipeline { .. } => "custom_pipeline",
             Check::Anomaly { .. } => "anomaly",
+            Check::Reconciliation { .. } => "reconciliation",
+            Check::SchemaChange { .. } => "schema_change",
+            Check::Drift { .. } => "drift",
         }
     }
 
@@ -338,7 +380,11 @@ impl Check {
     /// (no `$jsonSchema`), which is CPU work: `dq_compute`.
     pub fn default_queue(&self) -> Queue {
         match self {
-            Check::JsonSchema { .. } | Check::Anomaly { .. } => Queue::Compute,
+            Check::JsonSchema { .. } | Check::Anomaly { .. } | Check::Drift { .. } => {
+                Queue::Compute
+            }
+            // Both sides are streamed through the worker's memory.
+            Check::Reconciliation { .. } => Queue::Memory,
             _ => Queue::Database,
         }
     }
@@ -366,6 +412,9 @@ impl Check {
             | Check::NullRateOf { column, .. }
             | Check::FieldTypes { column, .. } => Some(column),
             Check::Anomaly { measure, .. } => measure.column(),
+            Check::Reconciliation { .. } => None,
+            Check::SchemaChange { .. } => None,
+            Check::Drift { column, .. } => Some(column),
             Check::RowCount
             | Check::NotEmpty
             | Check::Schema { .. }
@@ -379,6 +428,9 @@ impl Check {
     pub fn measure_name(&self) -> &'static str {
         match self {
             Check::Anomaly { measure, .. } => measure.measure_name(),
+            Check::Reconciliation { .. } => "mismatched_rows",
+            Check::SchemaChange { .. } => "schema_changes",
+            Check::Drift { .. } => "drift",
             Check::RowCount | Check::NotEmpty => "row_count",
             Check::NullCount { .. } | Check::NullCountOf { .. } => "null_count",
             Check::NullRate { .. } | Check::NullRateOf { .. } => "null_rate",
@@ -413,6 +465,7 @@ impl Check {
     pub fn unit(&self) -> Unit {
         match self {
             Check::Anomaly { measure, .. } => measure.unit(),
+            Check::Drift { .. } => Unit::Number,
             Check::NullRate { .. } | Check::NullRateOf { .. } | Check::FieldTypes { .. } => {
                 Unit::Rate
             }
@@ -435,6 +488,7 @@ impl Check {
         match self {
             // No fixed bound: the history decides.
             Check::Anomaly { .. } => Some(Bounds::default()),
+            Check::Drift { method, .. } => method.default_max().map(Bounds::at_most),
             Check::NotEmpty => Some(Bounds::at_least(1.0)),
             Check::RowCount
             | Check::Freshness { .. }
@@ -474,5 +528,23 @@ impl Check {
                     ..
                 }
         )
+    }
+}
+
+/// An optional duration as whole seconds.
+mod opt_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_secs))
     }
 }

@@ -13,6 +13,73 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
+/// How a `drift` rule compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftMethod {
+    /// Numeric: two-sample Kolmogorov-Smirnov statistic (0..1).
+    Ks,
+    /// Numeric: population stability index over the baseline's deciles.
+    Psi,
+    /// Categorical: population stability index over the values.
+    CategoricalPsi,
+    /// Categorical: Pearson's chi-square statistic against the baseline's shares.
+    ChiSquare,
+}
+
+impl DriftMethod {
+    pub const ALL: [DriftMethod; 4] = [
+        DriftMethod::Ks,
+        DriftMethod::Psi,
+        DriftMethod::CategoricalPsi,
+        DriftMethod::ChiSquare,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DriftMethod::Ks => "ks",
+            DriftMethod::Psi => "psi",
+            DriftMethod::CategoricalPsi => "categorical_psi",
+            DriftMethod::ChiSquare => "chi_square",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<DriftMethod> {
+        DriftMethod::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    pub fn is_categorical(self) -> bool {
+        matches!(self, DriftMethod::CategoricalPsi | DriftMethod::ChiSquare)
+    }
+
+    /// The fail bound when the manifest gives none: the conventional reading
+    /// of the statistic (`None`: chi-square grows with the sample, give one).
+    pub fn default_max(self) -> Option<f64> {
+        match self {
+            DriftMethod::Ks => Some(0.1),
+            DriftMethod::Psi | DriftMethod::CategoricalPsi => Some(0.25),
+            DriftMethod::ChiSquare => None,
+        }
+    }
+
+    /// The statistic between `baseline` and `current`; `None` when a side
+    /// has nothing to compare.
+    pub fn statistic(
+        self,
+        baseline: &crate::metric::Distribution,
+        current: &crate::metric::Distribution,
+    ) -> Option<f64> {
+        match self {
+            DriftMethod::Ks => ks_two_sample(&baseline.values, &current.values).map(|(d, _)| d),
+            DriftMethod::Psi => psi_numeric(&baseline.values, &current.values, 10),
+            DriftMethod::CategoricalPsi => psi_categorical(&baseline.counts, &current.counts),
+            DriftMethod::ChiSquare => chi_square(&baseline.counts, &current.counts).map(|(x, _)| x),
+        }
+    }
+}
+
 /// Share given to an empty bin or category, so PSI stays finite.
 const EMPTY_SHARE: f64 = 1e-4;
 

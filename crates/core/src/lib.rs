@@ -14,10 +14,12 @@ pub mod names;
 pub mod observe;
 pub mod plan;
 pub mod queue;
+pub mod reconciliation;
 pub mod redact;
 pub mod rule;
 pub mod run_id;
 pub mod schedule;
+pub mod schema_diff;
 pub mod scope;
 pub mod severity;
 pub mod threshold;
@@ -27,7 +29,8 @@ pub mod verdict;
 pub use check::{Check, CustomSqlMode, Literal, NamedFormat, Pattern, Unit};
 pub use judge::judge;
 pub use metric::{
-    ColumnInfo, DatasetMetrics, MetricRequest, MetricValue, RowPredicate, SampleRequest,
+    ColumnInfo, DatasetMetrics, Distribution, MetricRequest, MetricValue, RowPredicate,
+    SampleRequest,
 };
 pub use names::{Dataset, Identifier, RuleName};
 pub use observe::{observe, Measure, Observation, ObserveError};

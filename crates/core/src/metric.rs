@@ -47,6 +47,14 @@ pub enum MetricRequest {
     DuplicateRows(Identifier),
     /// The dataset's columns and their types, from the catalogue.
     Columns,
+    /// A column's distribution for drift checks: up to `limit` random
+    /// non-NULL values (numeric), or the `limit` most frequent values with
+    /// their counts (categorical). Its own query.
+    Distribution {
+        column: Identifier,
+        categorical: bool,
+        limit: u64,
+    },
     /// A user query: rows mode counts the rows it returns; scalar mode reads
     /// the one value it returns.
     CustomSql {
@@ -72,6 +80,11 @@ impl MetricRequest {
             MetricRequest::MaxTimestamp(c) => format!("max_timestamp({c})"),
             MetricRequest::DuplicateRows(c) => format!("duplicate_rows({c})"),
             MetricRequest::Columns => "columns".into(),
+            MetricRequest::Distribution {
+                column,
+                categorical,
+                limit,
+            } => format!("distribution({column},{categorical},{limit})"),
             MetricRequest::CustomSql { sql, mode } => format!("custom_sql({mode:?}:{sql})"),
             MetricRequest::JsonSchemaViolations(schema) => format!("json_schema({schema})"),
             MetricRequest::CustomPipeline { pipeline, mode } => {
@@ -145,6 +158,31 @@ pub enum MetricValue {
     /// NULL (`None`) where SQL gives NULL: avg or max over no rows.
     Number(Option<f64>),
     Columns(Vec<ColumnInfo>),
+    Distribution(Distribution),
+}
+
+/// A column's values as a drift check compares them: a sample of numbers,
+/// or counts per value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<f64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, u64>,
+}
+
+impl Distribution {
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty() && self.counts.is_empty()
+    }
+
+    /// This and `other` together (a reference window of several runs).
+    pub fn merge(&mut self, other: Distribution) {
+        self.values.extend(other.values);
+        for (value, n) in other.counts {
+            *self.counts.entry(value).or_default() += n;
+        }
+    }
 }
 
 /// What a target computed, by [`MetricRequest::key`].
@@ -168,6 +206,19 @@ impl Check {
         use RowPredicate as P;
         match self {
             Check::Anomaly { measure, .. } => measure.metric_requests(),
+            // Read row by row by `dq_targets::reconcile`, not aggregated.
+            Check::Reconciliation { .. } => Vec::new(),
+            Check::SchemaChange { .. } => vec![M::Columns],
+            Check::Drift {
+                column,
+                method,
+                sample_size,
+                ..
+            } => vec![M::Distribution {
+                column: column.clone(),
+                categorical: method.is_categorical(),
+                limit: *sample_size,
+            }],
             Check::RowCount | Check::NotEmpty => vec![M::RowCount],
             Check::NullCount { column } | Check::NullRate { column } => {
                 vec![M::RowCount, M::CountWhere(P::IsNull(column.clone()))]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Check, Unit};
-use crate::metric::{ColumnInfo, DatasetMetrics, MetricRequest, MetricValue};
+use crate::metric::{ColumnInfo, DatasetMetrics, Distribution, MetricRequest, MetricValue};
 use crate::rule::Rule;
 use crate::threshold::Thresholds;
 
@@ -38,6 +38,14 @@ pub struct Observation {
     pub row_count: Option<u64>,
     /// Problems that are not numbers (missing columns, wrong types), each one line.
     pub problems: Vec<String>,
+    /// The dataset's columns in order, kept by `schema_change` rules so
+    /// the next run can tell what changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnInfo>,
+    /// The column's distribution, kept by `drift` rules: the next runs'
+    /// baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<Distribution>,
 }
 
 impl Observation {
@@ -58,7 +66,9 @@ fn number(metrics: &DatasetMetrics, request: &MetricRequest) -> Result<Option<f6
     let key = request.key();
     match metrics.get(&key) {
         Some(MetricValue::Number(v)) => Ok(*v),
-        Some(MetricValue::Columns(_)) => Err(ObserveError::WrongShape(key, "a number")),
+        Some(MetricValue::Columns(_) | MetricValue::Distribution(_)) => {
+            Err(ObserveError::WrongShape(key, "a number"))
+        }
         None => Err(ObserveError::Missing(key)),
     }
 }
@@ -67,7 +77,21 @@ fn columns(metrics: &DatasetMetrics) -> Result<&[ColumnInfo], ObserveError> {
     let key = MetricRequest::Columns.key();
     match metrics.get(&key) {
         Some(MetricValue::Columns(c)) => Ok(c),
-        Some(MetricValue::Number(_)) => Err(ObserveError::WrongShape(key, "a column list")),
+        Some(MetricValue::Number(_) | MetricValue::Distribution(_)) => {
+            Err(ObserveError::WrongShape(key, "a column list"))
+        }
+        None => Err(ObserveError::Missing(key)),
+    }
+}
+
+fn distribution(
+    metrics: &DatasetMetrics,
+    request: &MetricRequest,
+) -> Result<Distribution, ObserveError> {
+    let key = request.key();
+    match metrics.get(&key) {
+        Some(MetricValue::Distribution(d)) => Ok(d.clone()),
+        Some(_) => Err(ObserveError::WrongShape(key, "a distribution")),
         None => Err(ObserveError::Missing(key)),
     }
 }
@@ -113,6 +137,8 @@ pub fn observe(
     };
     let error_if_missing = || WhenMissing::Error("the query returned NULL".into());
     let mut problems = Vec::new();
+    let mut snapshot = Vec::new();
+    let mut seen_distribution = None;
     let measures = match &rule.check {
         Check::RowCount | Check::NotEmpty => vec![primary(Some(rows), error_if_missing())],
         Check::NullRate { .. } | Check::NullRateOf { .. } | Check::FieldTypes { .. } => {
@@ -187,6 +213,37 @@ pub fn observe(
         }
         // Observed above, as its measure.
         Check::Anomaly { .. } => Vec::new(),
+        // Observed from its merge counts (`crate::reconciliation::Counts`).
+        Check::Reconciliation { .. } => {
+            return Err(ObserveError::Missing("reconciliation counts".into()))
+        }
+        Check::Drift { .. } => {
+            seen_distribution = Some(distribution(metrics, &requests[0])?);
+            // The statistic needs the baseline: the worker computes it.
+            vec![Measure {
+                thresholds: Thresholds::default(),
+                ..primary(Some(0.0), error_if_missing())
+            }]
+        }
+        Check::SchemaChange { columns: watched } => {
+            let actual = columns(metrics)?;
+            snapshot = actual
+                .iter()
+                .filter(|c| {
+                    watched.is_empty()
+                        || watched
+                            .iter()
+                            .any(|w| w.as_str().eq_ignore_ascii_case(&c.name))
+                })
+                .cloned()
+                .collect();
+            // What changed is known once compared with the previous run's
+            // snapshot, in the worker; until then nothing is counted.
+            vec![Measure {
+                thresholds: Thresholds::default(),
+                ..primary(Some(0.0), error_if_missing())
+            }]
+        }
         Check::CustomSql { .. } | Check::CustomPipeline { .. } => {
             vec![primary(number(metrics, &requests[0])?, error_if_missing())]
         }
@@ -195,6 +252,8 @@ pub fn observe(
         measures,
         row_count,
         problems,
+        columns: snapshot,
+        distribution: seen_distribution,
     })
 }
 

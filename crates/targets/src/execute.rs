@@ -168,6 +168,10 @@ async fn judge_rule(
     let errored = |verdict: Verdict, retriable: bool| {
         RuleOutcome::failed(rule, verdict, retriable, started_at, Utc::now())
     };
+    if crate::reconcile::against_target(rule).is_some() {
+        let why = "a reconciliation reads two targets: it runs through dq_targets::reconcile";
+        return errored(Verdict::error(why), false);
+    }
     if let Some(e) = computed.failure(&rule.check.metric_requests()) {
         return errored(failure_verdict(e), e.is_retriable());
     }

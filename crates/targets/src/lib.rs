@@ -22,6 +22,8 @@
 //! `mongodb` is the document backend: the same catalogue as aggregation
 //! pipelines (one fused `$group` per collection), with its own scan and
 //! samples since no SQL is involved. `health` answers `dq inspect targets`.
+//! `reconcile` compares a dataset with another, possibly on another
+//! target, streaming both in key order.
 
 mod backend;
 mod custom_sql;
@@ -31,6 +33,7 @@ mod health;
 mod mongodb;
 mod noop;
 mod postgres;
+mod reconcile;
 mod scan_common;
 mod sql_common;
 mod sqlite;
@@ -45,6 +48,7 @@ pub use health::TargetHealth;
 pub use mongodb::MongoTarget;
 pub use noop::NoopTarget;
 pub use postgres::PostgresTarget;
+pub use reconcile::{against_target, reconcile};
 pub use sqlite::SqliteTarget;
 pub use stats::QueryStats;
 pub use tuning::ignored_tuning;

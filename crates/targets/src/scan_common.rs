@@ -33,6 +33,15 @@ pub(crate) trait ScanSession: Sized {
         column: &Identifier,
     ) -> impl Future<Output = Result<(MetricValue, Option<Vec<Value>>), TargetError>>;
 
+    /// A drift check's distribution of `column` (see
+    /// `MetricRequest::Distribution`).
+    fn distribution(
+        &mut self,
+        column: &Identifier,
+        categorical: bool,
+        limit: u64,
+    ) -> impl Future<Output = Result<MetricValue, TargetError>>;
+
     /// The session, fit for the next statement after one failed.
     fn recover(self) -> impl Future<Output = Result<Self, TargetError>>;
 }
@@ -146,7 +155,48 @@ pub(crate) async fn measure<S: ScanSession>(
         broken = result.is_err();
         record(computed, request.key(), result)?;
     }
+    for request in &plan.metrics {
+        let MetricRequest::Distribution {
+            column,
+            categorical,
+            limit,
+        } = request
+        else {
+            continue;
+        };
+        if let Err(e) = catalogue.require(column) {
+            record(computed, request.key(), Err(e))?;
+            continue;
+        }
+        if broken {
+            session = session.recover().await?;
+        }
+        let result = session.distribution(column, *categorical, *limit).await;
+        broken = result.is_err();
+        record(computed, request.key(), result)?;
+    }
     Ok(session)
+}
+
+/// A distribution from `(value, count)` rows: numbers (count NULL) or
+/// values with their counts.
+pub(crate) fn distribution_of(
+    rows: Vec<(Option<String>, Option<f64>, Option<i64>)>,
+    categorical: bool,
+) -> MetricValue {
+    let mut distribution = dq_core::Distribution::default();
+    for (text, number, count) in rows {
+        if categorical {
+            if let (Some(value), Some(n)) = (text, count) {
+                distribution
+                    .counts
+                    .insert(value, u64::try_from(n).unwrap_or(0));
+            }
+        } else if let Some(v) = number.filter(|v| v.is_finite()) {
+            distribution.values.push(v);
+        }
+    }
+    MetricValue::Distribution(distribution)
 }
 
 /// The dataset's columns, to check a metric's column before it is used.
@@ -221,7 +271,8 @@ fn request_column(request: &MetricRequest) -> Option<&Identifier> {
         MetricRequest::CountWhere(p) => Some(p.column()),
         MetricRequest::Avg(c)
         | MetricRequest::MaxTimestamp(c)
-        | MetricRequest::DuplicateRows(c) => Some(c),
+        | MetricRequest::DuplicateRows(c)
+        | MetricRequest::Distribution { column: c, .. } => Some(c),
         MetricRequest::RowCount
         | MetricRequest::Columns
         | MetricRequest::CustomSql { .. }

@@ -39,6 +39,7 @@ pub fn child_main() -> ExitCode {
             eprintln!("dq worker-child: cannot set the memory limit of {mb} MB: {e}");
             return ExitCode::from(2);
         }
+        die_on_panic();
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -124,6 +125,19 @@ async fn answer(
         error: None,
         retire,
     }
+}
+
+/// Under a memory limit, a driver's thread that cannot allocate panics
+/// (sqlx's SQLite worker does), and the default hook, which needs memory
+/// for its backtrace, can deadlock the child instead of ending it. So the
+/// panic is written without a backtrace and the child aborts: the parent
+/// sees it die, names the memory limit, and starts another.
+fn die_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "dq worker-child: {info}");
+        std::process::abort();
+    }));
 }
 
 /// The run message of a check stopped by its child's memory limit.

@@ -94,6 +94,19 @@ impl TargetCache {
     }
 }
 
+/// A reconciliation rule, with its dataset's target and the one it is
+/// compared against both from the cache.
+async fn reconcile(targets: &TargetCache, rule: &Rule, options: &ExecuteOptions) -> RuleOutcome {
+    let against = dq_targets::against_target(rule).unwrap_or(&rule.target);
+    match (targets.get(&rule.target).await, targets.get(against).await) {
+        (Ok(source), Ok(against)) => dq_targets::reconcile(&source, &against, rule, options).await,
+        (Err(cause), _) | (_, Err(cause)) => {
+            let now = Utc::now();
+            RuleOutcome::failed(rule, Verdict::error(cause), true, now, now)
+        }
+    }
+}
+
 /// Runs every rule of `job` and returns `(run id, outcome)` in job order.
 /// Never fails: an unreachable target is a retriable ERROR per rule.
 pub(crate) async fn run_job(
@@ -112,12 +125,19 @@ pub(crate) async fn run_job(
             rule
         })
         .collect();
-    let refs: Vec<&Rule> = rules.iter().collect();
+    // Reconciliations read two targets each; every other rule is planned.
+    let (reconciliations, refs): (Vec<&Rule>, Vec<&Rule>) = rules
+        .iter()
+        .partition(|rule| dq_targets::against_target(rule).is_some());
     let options = ExecuteOptions {
         now: Utc::now(),
         sample_limit: limits.sample_limit,
     };
     let mut by_rule: BTreeMap<String, RuleOutcome> = BTreeMap::new();
+    for rule in reconciliations {
+        let outcome = reconcile(targets, rule, &options).await;
+        by_rule.insert(rule.name.to_string(), outcome);
+    }
     for plan in dq_core::plan(&refs) {
         let outcomes = match targets.get(&plan.target).await {
             Ok(target) => dq_targets::execute(&target, &plan, &options).await,

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::config::{format_limit, WorkerConfig};
 use crate::events;
+use crate::history;
 use crate::metrics::{JobOutcome, RuleFacts};
 use crate::pool::{JobOutput, Pool};
 use crate::record::{self, RunContext};
@@ -26,6 +27,8 @@ use crate::writer::{Settle, Write};
 /// What every delivery's task shares.
 pub(crate) struct Shared {
     pub(crate) config: WorkerConfig,
+    /// For the history anomaly checks are judged against.
+    pub(crate) store: dq_store::Store,
     pub(crate) starter: Starter,
     pub(crate) pool: Pool,
     pub(crate) writer: mpsc::Sender<Write>,
@@ -80,7 +83,8 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, permit: Owne
 
     let began = Utc::now();
     let output = run_keeping_claim(&shared, job.clone(), &delivery).await;
-    let mut outcomes = outcomes_of(&job, output, began);
+    let outcomes = outcomes_of(&job, output, began);
+    let mut outcomes = history::judge_job(&shared.store, &job, outcomes).await;
 
     let cause = outcomes
         .iter()

@@ -31,6 +31,7 @@ mod error;
 mod events;
 mod execute;
 mod heartbeat;
+pub mod history;
 mod job;
 mod metrics;
 mod pool;

@@ -96,9 +96,10 @@ impl Worker {
             .run(beats_stopped),
         );
         let extend_every = (broker.config().visibility_timeout / 3).max(MIN_EXTEND_EVERY);
-        let (starter, starter_task) = Starter::spawn(store, config.name.clone());
+        let (starter, starter_task) = Starter::spawn(store.clone(), config.name.clone());
         let shared = Arc::new(Shared {
             config,
+            store,
             starter,
             pool,
             writer,

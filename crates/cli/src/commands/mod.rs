@@ -14,6 +14,7 @@ pub mod reports;
 pub mod requeue;
 pub mod rules;
 pub mod run;
+pub mod schema_report;
 pub mod serve;
 pub mod shutdown;
 pub mod violations;

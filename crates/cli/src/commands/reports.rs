@@ -33,6 +33,9 @@ pub async fn run(config_path: Option<&Path>, command: ReportCommand) -> Result<u
             .await
         }
         ReportCommand::Kpis(args) => kpis(&store, window(&args, now), args.format).await,
+        ReportCommand::Schema(args) => {
+            super::schema_report::run(&store, window(&args, now), args.days, args.format).await
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use super::rule_builder::RuleInput;
 use super::yaml::{Scalar, Value};
 use crate::anomaly::{AnomalySpec, StrategyKind, DEFAULT_MIN_HISTORY, DEFAULT_TRAINING_WINDOW};
 use crate::check::{Check, CustomSqlMode, Literal, Missing, NamedFormat, Pattern, BSON_TYPES};
+use crate::drift::DriftMethod;
 use crate::names::Identifier;
 
 pub fn build(p: &mut Problems<'_>, input: &RuleInput<'_>, kind: &str) -> Option<Check> {
@@ -31,6 +32,8 @@ pub fn build(p: &mut Problems<'_>, input: &RuleInput<'_>, kind: &str) -> Option<
         "json_schema" => json_schema(p, input),
         "custom_pipeline" => custom_pipeline(p, input),
         "anomaly" => anomaly(p, input),
+        "schema_change" => schema_change(p, input),
+        "drift" => drift(p, input),
         _ => None,
     }
 }
@@ -411,6 +414,54 @@ fn schema(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<Check> {
         columns: columns?,
         types: types?,
     })
+}
+
+/// Values read per drift run when the manifest does not say.
+const DEFAULT_DRIFT_SAMPLE: u64 = 10_000;
+
+fn drift(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<Check> {
+    let column = column(p, input, "drift");
+    let method = match input.own("method") {
+        None => Some(DriftMethod::Ks),
+        Some(f) => fields::text(p, &f).and_then(|name| {
+            let parsed = DriftMethod::parse(&name);
+            if parsed.is_none() {
+                let names: Vec<&str> = DriftMethod::ALL.iter().map(|m| m.name()).collect();
+                p.at(
+                    &f,
+                    format!(
+                        "unknown method {name:?} (expected one of {})",
+                        names.join(", ")
+                    ),
+                );
+            }
+            parsed
+        }),
+    };
+    let sample_size = match input.own("max_values") {
+        None => Some(DEFAULT_DRIFT_SAMPLE),
+        Some(f) => fields::whole(p, &f, 10),
+    };
+    let baseline_window = match input.own("baseline_window") {
+        None => Some(None),
+        Some(f) => fields::duration(p, &f).map(Some),
+    };
+    Some(Check::Drift {
+        column: column?,
+        method: method?,
+        sample_size: sample_size?,
+        baseline_window: baseline_window?,
+    })
+}
+
+/// The columns to watch; none listed: all of them.
+fn schema_change(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<Check> {
+    const EXPECTED: &str = "a list of column names to watch such as [id, email]";
+    let columns = match input.own("columns") {
+        None => Some(Vec::new()),
+        Some(f) => fields::non_empty_list_of(p, &f, EXPECTED, fields::identifier),
+    };
+    Some(Check::SchemaChange { columns: columns? })
 }
 
 fn column_types(

@@ -207,6 +207,40 @@ fn check_params(m: &mut Map, check: &Check) {
             m.set("pipeline", json(pipeline));
             m.set("mode", text(mode_name(*mode)));
         }
+        Check::Drift {
+            method,
+            sample_size,
+            baseline_window,
+            ..
+        } => {
+            m.set("method", text(method.name()));
+            m.set("max_values", unsigned(*sample_size));
+            m.maybe("baseline_window", baseline_window.map(duration));
+        }
+        Check::SchemaChange { columns } if !columns.is_empty() => {
+            let names = columns.iter().map(|c| text(c.as_str())).collect();
+            m.set("columns", Yaml::Sequence(names));
+        }
+        Check::Reconciliation {
+            against_target,
+            against_dataset,
+            key,
+            columns,
+            page_size,
+        } => {
+            let mut against = Mapping::new();
+            against.insert(text("target"), text(against_target.as_str()));
+            against.insert(text("dataset"), text(against_dataset.to_string()));
+            m.set("against", Yaml::Mapping(against));
+            let names = |list: &[crate::names::Identifier]| {
+                Yaml::Sequence(list.iter().map(|c| text(c.as_str())).collect())
+            };
+            m.set("key", names(key));
+            if !columns.is_empty() {
+                m.set("columns", names(columns));
+            }
+            m.maybe("page_size", page_size.map(|rows| integer(i64::from(rows))));
+        }
         Check::Anomaly { measure, detector } => {
             m.set("measure", text(measure.kind()));
             check_params(m, measure);

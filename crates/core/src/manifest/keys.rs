@@ -82,6 +82,29 @@ pub fn params(kind: &str) -> &'static [&'static str] {
         "custom_pipeline" => &[
             "pipeline", "mode", "min", "max", "warn", "warn_min", "warn_max",
         ],
+        "schema_change" => &["columns", "min", "max", "warn", "warn_min", "warn_max"],
+        "drift" => &[
+            "column",
+            "method",
+            "max_values",
+            "baseline_window",
+            "min",
+            "max",
+            "warn",
+            "warn_min",
+            "warn_max",
+        ],
+        "reconciliation" => &[
+            "against",
+            "key",
+            "columns",
+            "page_size",
+            "min",
+            "max",
+            "warn",
+            "warn_min",
+            "warn_max",
+        ],
         // The measure's own parameters (column, missing, sql, mode), then
         // the detector's; no fixed bounds.
         "anomaly" => &[

@@ -18,6 +18,7 @@ mod error;
 mod export;
 mod fields;
 mod keys;
+mod reconciliation_params;
 mod rule_builder;
 mod thresholds;
 mod validate;

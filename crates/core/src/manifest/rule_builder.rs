@@ -6,6 +6,7 @@ use super::common_fields as common;
 use super::error::{Field, ManifestError, Problems};
 use super::fields;
 use super::keys;
+use super::reconciliation_params;
 use super::thresholds;
 use super::yaml::{Entry, Scalar, Value};
 use crate::check::CHECK_KINDS;
@@ -178,7 +179,11 @@ fn build_rule(
             p.push(entry.key_line, &entry.key, message);
         }
     }
-    let check = kind.and_then(|kind| check_params::build(p, input, kind));
+    let check = kind.and_then(|kind| match kind {
+        // Its `against` target must be a configured one too.
+        "reconciliation" => reconciliation_params::build(p, input, is_known_target),
+        _ => check_params::build(p, input, kind),
+    });
     let shape = check
         .clone()
         .or_else(|| kind.and_then(|kind| check_params::shape(kind, input)));

@@ -6,7 +6,8 @@
 //! collection fused into ONE `$group`, one pipeline per duplicate column,
 //! field presence and types from a bounded `$sample`, JSON Schema counts
 //! with `$jsonSchema` or in the worker); `samples` fetches failing
-//! documents with `$limit` for failed rules only; `values` converts BSON.
+//! documents with `$limit` for failed rules only; `values` converts BSON;
+//! `hint` passes a rule's `query_hint` to the `$group` pass and samples.
 //!
 //! Targets only read: every command is an aggregate, find, count or
 //! catalogue command, user pipelines may not `$out`/`$merge`, and filters
@@ -15,6 +16,7 @@
 
 mod connect;
 mod expr;
+mod hint;
 mod json_schema;
 mod samples;
 mod scan;

@@ -4,10 +4,12 @@
 //! counts need none of this: their pipeline already brought the most
 //! repeated values.
 
-use dq_core::{Rule, SampleRequest, ScanPlan};
+use dq_core::{Rule, SampleRequest, ScanPlan, Tuning};
+use mongodb::action::Action;
 use mongodb::bson::{doc, Bson, Document};
 use serde_json::Value;
 
+use super::hint::QueryHint;
 use super::scan::{user_pipeline, Scan};
 use super::{bounded, expr, json_schema, values, MongoTarget};
 use crate::error::TargetError;
@@ -27,6 +29,7 @@ pub(crate) async fn fetch_samples(
         options,
         timeout: rule.timeout,
         collection: target.collection(&plan.dataset),
+        hint: QueryHint::of(&Tuning::of(rule))?,
     };
     bounded(rule.timeout, fetch(&scan, request)).await
 }
@@ -47,7 +50,7 @@ async fn fetch(scan: &Scan<'_>, request: &SampleRequest) -> Result<Vec<Value>, T
             let mut failing = pipeline.clone();
             failing.push(doc! { "$match": { "$nor": [{ "$jsonSchema": bson_schema }] } });
             failing.push(doc! { "$limit": limit });
-            return match scan.aggregate(failing, QueryKind::Sample).await {
+            return match scan.aggregate_hinted(failing, QueryKind::Sample).await {
                 Ok(found) => Ok(found.into_iter().map(values::json).collect()),
                 Err(e) if json_schema::unsupported_by_server(&e) => {
                     failing_in_worker(scan, pipeline, schema).await
@@ -62,7 +65,7 @@ async fn fetch(scan: &Scan<'_>, request: &SampleRequest) -> Result<Vec<Value>, T
         }
     }
     pipeline.push(doc! { "$limit": limit });
-    let found = scan.aggregate(pipeline, QueryKind::Sample).await?;
+    let found = scan.aggregate_hinted(pipeline, QueryKind::Sample).await?;
     Ok(found.into_iter().map(values::json).collect())
 }
 
@@ -86,6 +89,7 @@ async fn failing_in_worker(
         .collection
         .aggregate(pipeline)
         .max_time(scan.timeout)
+        .optional(scan.hint.as_ref(), |a, h| a.hint(h.hint.clone()))
         .await
         .map_err(error)?;
     let mut failing = Vec::new();

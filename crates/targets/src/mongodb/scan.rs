@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use dq_core::{
     rule::DEFAULT_TIMEOUT, ColumnInfo, CustomSqlMode, Identifier, MetricRequest, MetricValue,
-    ScanPlan,
+    ScanPlan, Tuning,
 };
+use mongodb::action::Action;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::Collection;
 use serde_json::Value;
 
+use super::hint::QueryHint;
 use super::{bounded, expr, json_schema, values, MongoTarget};
 use crate::custom_sql::{scalar_row_count_error, scalar_value_error};
 use crate::error::{Context, TargetError};
@@ -38,15 +40,22 @@ pub(crate) async fn compute(
         .map(|r| r.timeout)
         .max()
         .unwrap_or(DEFAULT_TIMEOUT);
-    let scan = Scan {
-        target,
-        plan,
-        options,
-        timeout,
-        collection: target.collection(&plan.dataset),
-    };
     let mut computed = Computed::default();
-    let result = bounded(timeout, scan.run(&mut computed)).await;
+    let hint = QueryHint::of(&Tuning::for_rules(plan.rules.iter().copied()));
+    let result = match hint {
+        Ok(hint) => {
+            let scan = Scan {
+                target,
+                plan,
+                options,
+                timeout,
+                collection: target.collection(&plan.dataset),
+                hint,
+            };
+            bounded(timeout, scan.run(&mut computed)).await
+        }
+        Err(e) => Err(e),
+    };
     if let Err(e) = result {
         for request in &plan.metrics {
             computed.fail_if_missing(request.key(), &e);
@@ -61,6 +70,8 @@ pub(crate) struct Scan<'a> {
     pub(crate) options: &'a ExecuteOptions,
     pub(crate) timeout: Duration,
     pub(crate) collection: Collection<Document>,
+    /// The rules' `query_hint`, sent with the `$group` pass and samples.
+    pub(crate) hint: Option<QueryHint>,
 }
 
 /// Errors after which no other command on this collection can succeed.
@@ -85,15 +96,38 @@ impl Scan<'_> {
         pipeline: Vec<Document>,
         kind: QueryKind,
     ) -> Result<Vec<Document>, TargetError> {
+        self.run_aggregate(pipeline, kind, None).await
+    }
+
+    /// [`Scan::aggregate`] with the rules' `query_hint` as its `hint`.
+    pub(crate) async fn aggregate_hinted(
+        &self,
+        pipeline: Vec<Document>,
+        kind: QueryKind,
+    ) -> Result<Vec<Document>, TargetError> {
+        self.run_aggregate(pipeline, kind, self.hint.as_ref()).await
+    }
+
+    async fn run_aggregate(
+        &self,
+        pipeline: Vec<Document>,
+        kind: QueryKind,
+        hint: Option<&QueryHint>,
+    ) -> Result<Vec<Document>, TargetError> {
         self.target.record(kind);
+        let explain = |e: TargetError| match hint {
+            Some(hint) => hint.explain(e),
+            None => e,
+        };
         let mut cursor = self
             .collection
             .aggregate(pipeline)
             .max_time(self.timeout)
+            .optional(hint, |action, h| action.hint(h.hint.clone()))
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| explain(self.error(e)))?;
         let mut found = Vec::new();
-        while cursor.advance().await.map_err(|e| self.error(e))? {
+        while cursor.advance().await.map_err(|e| explain(self.error(e)))? {
             found.push(cursor.deserialize_current().map_err(|e| self.error(e))?);
         }
         Ok(found)
@@ -136,6 +170,9 @@ impl Scan<'_> {
                 }
                 MetricRequest::CustomSql { .. } => Err(TargetError::query(
                     "custom_sql runs only on SQL targets; on MongoDB write a custom_pipeline",
+                )),
+                MetricRequest::Distribution { .. } => Err(TargetError::query(
+                    "drift runs on SQL targets only, for now",
                 )),
                 _ => continue,
             };
@@ -230,7 +267,9 @@ impl Scan<'_> {
         }
         let mut pipeline = stages.to_vec();
         pipeline.push(doc! { "$group": group });
-        let found = self.aggregate(pipeline, QueryKind::Aggregate).await?;
+        let found = self
+            .aggregate_hinted(pipeline, QueryKind::Aggregate)
+            .await?;
         // No document in scope: `$group` returns nothing, where SQL's
         // aggregate returns counts of 0 and NULL averages.
         let row = found.into_iter().next().unwrap_or_default();

@@ -11,7 +11,7 @@ mod connect;
 mod rows;
 mod samples;
 mod scan;
-mod sql;
+pub(crate) mod sql;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -184,6 +184,38 @@ impl ScanSession for Session<'_> {
         Ok((MetricValue::Number(Some(count as f64)), Some(samples)))
     }
 
+    async fn distribution(
+        &mut self,
+        column: &Identifier,
+        categorical: bool,
+        limit: u64,
+    ) -> Result<MetricValue, TargetError> {
+        self.scan.target.record(QueryKind::GroupBy);
+        let found = sql::distribution(&self.source, column, categorical, limit)
+            .query()
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.scan.error(e))?;
+        let rows = found
+            .iter()
+            .map(|row| {
+                let text: Option<String> = if categorical {
+                    row.try_get(0).ok().flatten()
+                } else {
+                    None
+                };
+                let number: Option<f64> = if categorical {
+                    None
+                } else {
+                    row.try_get(0).ok().flatten()
+                };
+                let count: Option<i64> = row.try_get(1).ok().flatten();
+                (text, number, count)
+            })
+            .collect();
+        Ok(scan_common::distribution_of(rows, categorical))
+    }
+
     /// A failed statement aborts PostgreSQL's transaction: the next one
     /// needs a fresh transaction.
     async fn recover(self) -> Result<Self, TargetError> {

@@ -359,6 +359,7 @@ fn aggregate(sql: &mut Sql, request: &MetricRequest, columns: Columns<'_>, sourc
             });
         }
         MetricRequest::DuplicateRows(_)
+        | MetricRequest::Distribution { .. }
         | MetricRequest::Columns
         | MetricRequest::CustomSql { .. }
         | MetricRequest::JsonSchemaViolations(_)
@@ -393,6 +394,32 @@ pub(crate) fn fused_scan(
 /// repeated values with their counts as a JSON array of
 /// `{"<column>": value, "occurrences": n}`: one GROUP BY gives both, so a
 /// failing duplicate rule needs no sample query.
+/// A drift check's values: up to `limit` random non-NULL numbers of the
+/// column, or its `limit` most frequent values (as text) with their counts.
+pub(crate) fn distribution(
+    source: &Source,
+    column: &Identifier,
+    categorical: bool,
+    limit: u64,
+) -> Sql {
+    let c = column.quoted();
+    let not_null = |s: &mut Sql| {
+        s.push(&format!("{c} IS NOT NULL"));
+    };
+    let mut sql = Sql::default();
+    if categorical {
+        sql.push(&format!("SELECT {c}::text, count(*)::int8"));
+        source.push_from(&mut sql, Some(&not_null));
+        sql.push(" GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ");
+    } else {
+        sql.push(&format!("SELECT {c}::float8, NULL::int8"));
+        source.push_from(&mut sql, Some(&not_null));
+        sql.push(" ORDER BY random() LIMIT ");
+    }
+    sql.bind(Bind::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+    sql
+}
+
 pub(crate) fn duplicates(source: &Source, column: &Identifier, top: usize) -> Sql {
     let c = column.quoted();
     let mut sql = Sql::default();

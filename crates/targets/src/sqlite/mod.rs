@@ -10,7 +10,7 @@ mod connect;
 mod rows;
 mod samples;
 mod scan;
-mod sql;
+pub(crate) mod sql;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -143,6 +143,38 @@ impl ScanSession for Session<'_, '_> {
         Ok((MetricValue::Number(count), None))
     }
 
+    async fn distribution(
+        &mut self,
+        column: &Identifier,
+        categorical: bool,
+        limit: u64,
+    ) -> Result<MetricValue, TargetError> {
+        self.scan.target.record(QueryKind::GroupBy);
+        let found = sql::distribution(&self.source, column, categorical, limit)
+            .query()
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.scan.error(e))?;
+        let rows = found
+            .iter()
+            .map(|row| {
+                let text: Option<String> = if categorical {
+                    row.try_get(0).ok()
+                } else {
+                    None
+                };
+                let number = if categorical {
+                    None
+                } else {
+                    rows::number(row, 0).ok().flatten()
+                };
+                let count: Option<i64> = row.try_get(1).ok();
+                (text, number, count)
+            })
+            .collect();
+        Ok(scan_common::distribution_of(rows, categorical))
+    }
+
     /// A failed statement leaves SQLite's transaction usable.
     async fn recover(self) -> Result<Self, TargetError> {
         Ok(self)

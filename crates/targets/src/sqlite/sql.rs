@@ -193,6 +193,7 @@ fn aggregate(sql: &mut Sql, request: &MetricRequest, relation: &str) -> bool {
             sql.push(&format!("max({})", timestamp_seconds(c)));
         }
         MetricRequest::DuplicateRows(_)
+        | MetricRequest::Distribution { .. }
         | MetricRequest::Columns
         | MetricRequest::CustomSql { .. }
         | MetricRequest::JsonSchemaViolations(_)
@@ -232,6 +233,32 @@ pub(crate) fn duplicate_rows(source: &Source, column: &Identifier) -> Sql {
          WHERE {c} IS NOT NULL GROUP BY {c} HAVING count(*) > 1)",
         source.relation()
     ));
+    sql
+}
+
+/// A drift check's values: up to `limit` random non-NULL numbers of the
+/// column, or its `limit` most frequent values (as text) with their counts.
+pub(crate) fn distribution(
+    source: &Source,
+    column: &Identifier,
+    categorical: bool,
+    limit: u64,
+) -> Sql {
+    let c = column.quoted();
+    let mut sql = source.start();
+    let relation = source.relation();
+    if categorical {
+        sql.push(&format!(
+            "SELECT CAST({c} AS TEXT), count(*) FROM {relation} WHERE {c} IS NOT NULL \
+             GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT "
+        ));
+    } else {
+        sql.push(&format!(
+            "SELECT CAST({c} AS REAL), NULL FROM {relation} WHERE {c} IS NOT NULL \
+             ORDER BY random() LIMIT "
+        ));
+    }
+    sql.bind(Bind::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     sql
 }
 

@@ -83,12 +83,12 @@ fn each_error_class_is_reported_with_file_line_rule_and_field() {
         (
             "unknown check kind",
             rule("check: nul_rate\ncolumn: id"),
-            "m.yaml:6: rule \"r\": check: unknown check kind \"nul_rate\" (did you mean \"null_rate\"? expected one of row_count, not_empty, null_count, null_rate, duplicate_count, accepted_values, value_range, regex, string_length, freshness, schema, custom_sql, field_types, json_schema, custom_pipeline, anomaly)",
+            "m.yaml:6: rule \"r\": check: unknown check kind \"nul_rate\" (did you mean \"null_rate\"? expected one of row_count, not_empty, null_count, null_rate, duplicate_count, accepted_values, value_range, regex, string_length, freshness, schema, custom_sql, field_types, json_schema, custom_pipeline, anomaly, schema_change, reconciliation, drift)",
         ),
         (
             "missing check",
             rule("severity: LOW"),
-            "m.yaml:3: rule \"r\": check: missing (expected one of row_count, not_empty, null_count, null_rate, duplicate_count, accepted_values, value_range, regex, string_length, freshness, schema, custom_sql, field_types, json_schema, custom_pipeline, anomaly)",
+            "m.yaml:3: rule \"r\": check: missing (expected one of row_count, not_empty, null_count, null_rate, duplicate_count, accepted_values, value_range, regex, string_length, freshness, schema, custom_sql, field_types, json_schema, custom_pipeline, anomaly, schema_change, reconciliation, drift)",
         ),
         (
             "missing name",

@@ -4,6 +4,7 @@
 mod errors;
 mod example;
 mod full;
+mod reconciliation;
 mod round_trip;
 
 use super::{load_manifests, ManifestError, ManifestFile};

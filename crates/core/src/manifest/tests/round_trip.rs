@@ -13,6 +13,38 @@ defaults:
   owner: data-eng
   timeout: 90s
 rules:
+  - name: replica_in_sync
+    dataset: public.orders
+    check: reconciliation
+    against: {target: warehouse, dataset: replica.orders}
+    key: [region, id]
+    columns: [amount, status]
+    page_size: 2500
+    max: 10
+    warn_max: 3
+  - name: amount_drift
+    dataset: public.orders
+    check: drift
+    column: amount
+    method: psi
+    max_values: 5000
+    baseline_window: 7d
+    max: 0.2
+    warn: 0.1
+  - name: status_mix
+    dataset: public.orders
+    check: drift
+    column: status
+    method: chi_square
+    max: 30
+  - name: orders_columns_stable
+    dataset: public.orders
+    check: schema_change
+    columns: [id, customer_id, amount]
+  - name: any_column_change
+    dataset: public.customers
+    check: schema_change
+    severity: low
   - name: null_rate_drifts
     dataset: public.orders
     check: anomaly

@@ -165,3 +165,57 @@ fn drift_on_postgres() {
         .assert_code(0);
     exercise(&scratch, &data);
 }
+
+#[path = "common/fleet.rs"]
+mod fleet;
+
+/// Drift (dq_compute, thread pool) and schema_change (dq_database, async
+/// pool) scheduled every second under `dq serve`: their second runs are
+/// judged against what the first stored.
+#[test]
+fn drift_and_schema_change_run_through_the_fleet() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "dq.toml",
+        "store = \"sqlite://store.db\"\n[targets.app]\nurl = \"sqlite://app.db\"\n",
+    );
+    let data = SqliteData(&scratch);
+    data.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, amount REAL, status TEXT)");
+    data.exec(&format!(
+        "WITH RECURSIVE dq_series(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM dq_series WHERE i < 1999) {SEED}"
+    ));
+    scratch.write(
+        "rules.yaml",
+        "version: 1\ndefaults:\n  target: app\n  schedule: \"* * * * * *\"\nrules:\n  \
+         - name: amount_drift\n    dataset: orders\n    check: drift\n    column: amount\n  \
+         - name: orders_columns\n    dataset: orders\n    check: schema_change\n",
+    );
+    scratch
+        .dq(&["--config", "dq.toml", "load", "rules.yaml"])
+        .assert_code(0);
+    let mut serve = fleet::Service::spawn(&scratch, "serve", &["serve", "--listen", "127.0.0.1:0"]);
+    let judged = fleet::wait_for(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(500),
+        || {
+            let runs = fleet::runs(&scratch);
+            let judged = |rule: &str, marker: &str| {
+                runs.iter()
+                    .find(|r| {
+                        r["rule_name"] == rule
+                            && r["status"] == "PASSED"
+                            && r["message"].as_str().is_some_and(|m| m.contains(marker))
+                    })
+                    .cloned()
+            };
+            Some((
+                judged("amount_drift", "against the previous run")?,
+                judged("orders_columns", "schema_changes 0")?,
+            ))
+        },
+        || format!("not judged yet:\n{}", serve.log_tail(30)),
+    );
+    serve.assert_alive("while judging");
+    assert_eq!(judged.0["queue"], "dq_compute");
+    assert_eq!(judged.1["queue"], "dq_database");
+}

@@ -220,6 +220,19 @@ fn build_rule(
         None => Some(false),
     };
     let scope = scope(p, input);
+    if kind == Some("reconciliation") {
+        // Both sides are compared whole: a scope on one would report the
+        // rows it leaves out as missing.
+        let sampled = scope.sample_size.is_some();
+        for key in ["filter", "partition_column", "window", "use_sampling"] {
+            if key == "use_sampling" && !sampled {
+                continue;
+            }
+            if let Some(f) = input.own(key) {
+                p.at(&f, "a reconciliation compares whole datasets (expected no filter, window or sampling)");
+            }
+        }
+    }
     let timeout = match input.get("timeout") {
         Some(f) => fields::duration(p, &f),
         None => Some(DEFAULT_TIMEOUT),

@@ -135,6 +135,10 @@ fn errors_name_line_and_field() {
             vec!["m.yaml:9: rule \"r\": columns: id is a key column (expected only non-key columns to compare)"],
         ),
         (
+            "against: {target: warehouse, dataset: copy}\nkey: id\nfilter: \"amount > 0\"",
+            vec!["m.yaml:9: rule \"r\": filter: a reconciliation compares whole datasets (expected no filter, window or sampling)"],
+        ),
+        (
             "against: {target: warehouse, dataset: copy}\nkey: id\npage_size: 2000000",
             vec!["m.yaml:9: rule \"r\": page_size: 2000000 is too large (expected at most 1000000 rows per page)"],
         ),

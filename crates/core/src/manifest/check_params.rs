@@ -39,13 +39,22 @@ pub fn build(p: &mut Problems<'_>, input: &RuleInput<'_>, kind: &str) -> Option<
 }
 
 /// The kinds whose measure an anomaly rule may watch.
-const ANOMALY_MEASURES: [&str; 6] = [
+/// The kinds whose measure (a number every run stores) an anomaly rule may
+/// watch: every kind but those judged against a baseline of their own.
+const ANOMALY_MEASURES: [&str; 13] = [
     "row_count",
     "null_count",
     "null_rate",
     "duplicate_count",
+    "accepted_values",
+    "value_range",
+    "regex",
+    "string_length",
     "freshness",
     "custom_sql",
+    "field_types",
+    "json_schema",
+    "custom_pipeline",
 ];
 
 fn anomaly(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<Check> {
@@ -68,15 +77,21 @@ fn anomaly(p: &mut Problems<'_>, input: &RuleInput<'_>) -> Option<Check> {
             }
         })
         .and_then(|kind| build(p, input, &kind));
-    if let Some(Check::CustomSql {
-        mode: CustomSqlMode::Rows,
-        ..
-    }) = &measure
+    if let Some(
+        Check::CustomSql {
+            mode: CustomSqlMode::Rows,
+            ..
+        }
+        | Check::CustomPipeline {
+            mode: CustomSqlMode::Rows,
+            ..
+        },
+    ) = &measure
     {
         p.push(
             input.line,
             "mode",
-            "an anomaly watches a number: custom_sql needs mode: scalar",
+            "an anomaly watches a number: a custom query needs mode: scalar",
         );
     }
     let strategy = match input.own("strategy") {

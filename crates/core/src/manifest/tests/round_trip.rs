@@ -56,6 +56,14 @@ rules:
     training_window: 21d
     min_history: 24
     sensitivity: 0.8
+  - name: out_of_range_trend
+    dataset: public.orders
+    check: anomaly
+    measure: value_range
+    column: amount
+    min_value: 0
+    max_value: 10000
+    strategy: relative_change
   - name: revenue_jumps
     dataset: public.orders
     check: anomaly

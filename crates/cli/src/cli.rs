@@ -5,6 +5,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dq_core::Severity;
 
+mod bench;
+mod rules;
+
+pub use bench::*;
+pub use rules::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dq",
@@ -405,84 +411,6 @@ pub struct CleanupArgs {
     pub batch_size: u32,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// dq vs the hand-written floor SQL on the reference orders dataset in PostgreSQL.
-    #[command(
-        after_help = "Examples:\n  dq bench postgres                      1M rows (generated on first use)\n  \
-dq bench postgres --rows 10000000      10M rows (about 1.2 GB, ~1 min to generate)\n\n\
-Prints each round, the medians, the ratio dq/floor, statements issued and peak RSS."
-    )]
-    Postgres(BenchPostgresArgs),
-    /// The fleet end to end: beat -> Redis/RabbitMQ -> `dq worker` -> PostgreSQL.
-    #[command(
-        after_help = "Examples:\n  dq bench fleet                          both brokers, 20000 jobs per scenario\n  \
-dq bench fleet --brokers redis --jobs 50000\n\n\
-Prints the broker's own limit, the beat's enqueue rate, drain throughput per pool \
-(no-op and 10 ms I/O checks), due -> stored latency at a steady rate, and worker RSS. \
-Uses its own schema (dq_bench_fleet) and broker prefix, dropped at the end."
-    )]
-    Fleet(BenchFleetArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct BenchFleetArgs {
-    /// The PostgreSQL server holding the benchmark's store (database created if missing).
-    #[arg(
-        long,
-        env = "DQ_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/dq_bench"
-    )]
-    pub store: String,
-    #[arg(
-        long,
-        env = "DQ_BENCH_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379/0"
-    )]
-    pub redis: String,
-    #[arg(
-        long,
-        env = "DQ_BENCH_AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
-    )]
-    pub amqp: String,
-    /// Which brokers to measure, in order.
-    #[arg(long, value_delimiter = ',', default_value = "redis,amqp")]
-    pub brokers: Vec<String>,
-    /// Jobs (one run each) per scenario.
-    #[arg(long, default_value_t = 20_000)]
-    pub jobs: usize,
-    /// Jobs per second in the latency phase.
-    #[arg(long, default_value_t = 50)]
-    pub rate: u32,
-    /// How long the latency phase publishes.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    pub latency_for: std::time::Duration,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchPostgresArgs {
-    /// The benchmark database (created if missing; public.orders is replaced).
-    #[arg(
-        long,
-        env = "DQ_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/dq_bench"
-    )]
-    pub url: String,
-    /// Rows in public.orders.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub rows: u64,
-    /// Timed rounds (after one warm-up round).
-    #[arg(long, default_value_t = 5)]
-    pub repeat: u32,
-    /// Do not fetch failing-row samples.
-    #[arg(long)]
-    pub no_samples: bool,
-    /// Rebuild the dataset even if it has the requested size.
-    #[arg(long)]
-    pub regenerate: bool,
-}
-
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Where the demo writes its dataset, store and dq.toml.
@@ -508,131 +436,6 @@ pub struct LoadArgs {
     /// Load every rule disabled (`dq rules enable NAME` starts it).
     #[arg(long)]
     pub disabled: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum RulesCommand {
-    /// Rules with their state, filtered.
-    #[command(
-        after_help = "Examples:\n  dq rules list\n  dq rules list --target warehouse --severity CRITICAL\n  \
-dq rules list --no-sampling --min-sample-size 50000    rules scanning whole big tables\n  \
-dq rules list --disabled --format json"
-    )]
-    List(RulesListArgs),
-    /// One rule: definition, version, next fire times, last runs, open violations.
-    #[command(after_help = "Example:\n  dq rules show orders_fresh")]
-    Show(RuleNameArgs),
-    /// Enable rules (each change is a new version).
-    #[command(after_help = "Example:\n  dq rules enable orders_fresh orders_nulls")]
-    Enable(RuleNamesArgs),
-    /// Disable rules: they stop being scheduled; their history stays.
-    #[command(after_help = "Example:\n  dq rules disable orders_fresh")]
-    Disable(RuleNamesArgs),
-    /// Turn alerting on for rules loaded in shadow (`dq load --shadow`).
-    #[command(after_help = "Example:\n  dq rules promote orders_fresh")]
-    Promote(RuleNamesArgs),
-    /// Every version of a rule: who changed what, when, with the diff.
-    #[command(
-        after_help = "Examples:\n  dq rules history orders_fresh\n  dq rules history orders_fresh --format json"
-    )]
-    History(RuleHistoryArgs),
-    /// Restore a rule as it was at an earlier version (itself a new version).
-    #[command(
-        after_help = "Example:\n  dq rules history orders_fresh           find the version\n  \
-dq rules rollback orders_fresh --to 3"
-    )]
-    Rollback(RollbackArgs),
-    /// Retire rules. Refused while a rule is enabled unless --force.
-    #[command(
-        after_help = "Examples:\n  dq rules disable orders_old && dq rules delete orders_old --keep-history\n  \
-dq rules delete orders_old --archive orders_old.ndjson     runs and violations archived, then deleted\n\n\
---keep-history keeps the rule's runs, violations and versions (the rule is hidden and never\n\
-scheduled; loading its name again brings it back). Without it everything of the rule is\n\
-deleted, written first to --archive when given."
-    )]
-    Delete(RuleDeleteArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct RulesListArgs {
-    #[arg(long)]
-    pub target: Option<String>,
-    #[arg(long)]
-    pub dataset: Option<String>,
-    #[arg(long, value_parser = parse_queue)]
-    pub queue: Option<dq_core::Queue>,
-    #[arg(long)]
-    pub tag: Option<String>,
-    #[arg(long)]
-    pub owner: Option<String>,
-    #[arg(long, value_parser = parse_severity)]
-    pub severity: Option<Severity>,
-    /// Only enabled rules.
-    #[arg(long, conflicts_with = "disabled")]
-    pub enabled: bool,
-    /// Only disabled rules.
-    #[arg(long)]
-    pub disabled: bool,
-    /// Only rules in shadow (never alerting).
-    #[arg(long)]
-    pub shadow: bool,
-    /// Only rules that scan the whole table (no use_sampling).
-    #[arg(long)]
-    pub no_sampling: bool,
-    /// Only rules whose sample (or, with --no-sampling, nothing) is at least N rows.
-    #[arg(long, value_name = "N")]
-    pub min_sample_size: Option<u64>,
-    /// Also rules deleted with their history kept.
-    #[arg(long)]
-    pub deleted: bool,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: ReportFormat,
-}
-
-#[derive(Debug, Args)]
-pub struct RuleNameArgs {
-    pub name: String,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: ReportFormat,
-}
-
-#[derive(Debug, Args)]
-pub struct RuleNamesArgs {
-    #[arg(required = true, value_name = "NAME")]
-    pub names: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct RuleHistoryArgs {
-    pub name: String,
-    /// Only the list of versions, no diffs.
-    #[arg(long)]
-    pub no_diff: bool,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: ReportFormat,
-}
-
-#[derive(Debug, Args)]
-pub struct RollbackArgs {
-    pub name: String,
-    /// The version to restore (see `dq rules history NAME`).
-    #[arg(long, value_name = "VERSION")]
-    pub to: u32,
-}
-
-#[derive(Debug, Args)]
-pub struct RuleDeleteArgs {
-    #[arg(required = true, value_name = "NAME")]
-    pub names: Vec<String>,
-    /// Keep the rule's runs, violations and versions (the rule is hidden).
-    #[arg(long, conflicts_with = "archive")]
-    pub keep_history: bool,
-    /// Delete even an enabled rule.
-    #[arg(long)]
-    pub force: bool,
-    /// Write the rule's runs, violations, metrics and versions here (NDJSON) before deleting.
-    #[arg(long, value_name = "FILE")]
-    pub archive: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -767,7 +570,7 @@ pub struct RequeueArgs {
     pub limit: Option<usize>,
 }
 
-fn parse_queue(text: &str) -> Result<dq_core::Queue, String> {
+pub(crate) fn parse_queue(text: &str) -> Result<dq_core::Queue, String> {
     text.parse()
         .map_err(|e: dq_core::queue::UnknownQueue| e.to_string())
 }
@@ -806,7 +609,7 @@ pub struct ExportArgs {
     pub format: Option<ExportFormat>,
 }
 
-fn parse_severity(text: &str) -> Result<Severity, String> {
+pub(crate) fn parse_severity(text: &str) -> Result<Severity, String> {
     text.parse()
         .map_err(|e: dq_core::severity::UnknownSeverity| e.to_string())
 }

@@ -12,6 +12,7 @@
 //! `thresholds`, all reading values through `fields`; `keys` knows which
 //! keys go where; `export` writes rules back.
 
+mod baseline_params;
 mod check_params;
 mod common_fields;
 mod error;
